@@ -1,0 +1,206 @@
+//! The synchronous client: find the socket, check its directory, connect (starting the daemon
+//! when needed), shake hands, send one request at a time and read its events and reply.
+
+use std::io::Write as _;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use codexd_proto::frame::{encode, read_message, write_message};
+use codexd_proto::{
+    ClientMessage, Event, Hello, HelloReply, PROTOCOL_VERSION, Reply, Request, ServerMessage,
+};
+
+use crate::exit::Unreachable;
+
+/// A connection to the daemon after a successful handshake.
+pub struct Client {
+    reader: UnixStream,
+    /// Shared with the Ctrl-C thread and input senders, so frames never interleave.
+    writer: Arc<Mutex<UnixStream>>,
+    /// The daemon's pid (from the handshake).
+    pub daemon_pid: u32,
+    /// The daemon's version.
+    pub daemon_version: String,
+    /// The socket path.
+    pub socket: PathBuf,
+}
+
+/// Sends input lines (the pasted redirect URL) to the running request.
+#[derive(Clone)]
+pub struct InputSender(Arc<Mutex<UnixStream>>);
+
+impl InputSender {
+    /// Send one line.
+    pub fn send(&self, line: String) -> anyhow::Result<()> {
+        send_frame(&self.0, &ClientMessage::Input(line))
+    }
+}
+
+fn send_frame(writer: &Mutex<UnixStream>, msg: &ClientMessage) -> anyhow::Result<()> {
+    let frame = encode(msg)?;
+    let mut w = writer.lock().unwrap_or_else(|p| p.into_inner());
+    w.write_all(&frame)
+        .context("the daemon closed the connection")?;
+    Ok(())
+}
+
+/// How to reach the daemon.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// Start the daemon if nobody answers.
+    pub autostart: bool,
+}
+
+/// Outcome of one connection attempt.
+pub enum Attempt {
+    /// Connected and shook hands.
+    Connected(Client),
+    /// No socket, or nobody listening on it.
+    NoDaemon,
+}
+
+impl Client {
+    /// Connect, starting the daemon when allowed and needed.
+    pub fn connect(opts: &ConnectOptions) -> anyhow::Result<Client> {
+        let socket = codexd_proto::socket::socket_path();
+        match Self::try_connect(&socket)? {
+            Attempt::Connected(c) => Ok(c),
+            Attempt::NoDaemon if opts.autostart => crate::autostart::start_and_connect(&socket),
+            Attempt::NoDaemon => Err(Unreachable(format!(
+                "codexd is not running (no answer on {}); start it with `codexctl daemon start`, or drop --no-autostart / CODEXD_NO_AUTOSTART",
+                socket.display()
+            ))
+            .into()),
+        }
+    }
+
+    /// One attempt: `NoDaemon` when nothing answers; an error for everything worse.
+    pub fn try_connect(socket: &Path) -> anyhow::Result<Attempt> {
+        match codexd_proto::socket::check_socket_dir(socket) {
+            Ok(()) => {}
+            Err(codexd_proto::socket::SocketDirError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                return Ok(Attempt::NoDaemon);
+            }
+            Err(e) => return Err(Unreachable(e.to_string()).into()),
+        }
+        let stream = match UnixStream::connect(socket) {
+            Ok(s) => s,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                ) =>
+            {
+                return Ok(Attempt::NoDaemon);
+            }
+            Err(e) => {
+                return Err(
+                    Unreachable(format!("cannot connect to {}: {e}", socket.display())).into(),
+                );
+            }
+        };
+        Self::handshake(stream, socket).map(Attempt::Connected)
+    }
+
+    fn handshake(mut stream: UnixStream, socket: &Path) -> anyhow::Result<Client> {
+        let unreachable =
+            |what: String| Unreachable(format!("{what} (socket {})", socket.display()));
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        write_message(
+            &mut stream,
+            &Hello {
+                protocol: PROTOCOL_VERSION,
+                client: format!("codexctl {}", codexd_proto::VERSION),
+            },
+        )
+        .map_err(|e| unreachable(format!("the daemon did not accept the connection: {e}")))?;
+        let reply: HelloReply = read_message(&mut stream)
+            .map_err(|e| unreachable(format!("the daemon's handshake failed: {e}")))?
+            .ok_or_else(|| unreachable("the daemon closed the connection during the handshake; is it running as another user?".into()))?;
+        stream.set_read_timeout(None)?;
+        match reply {
+            HelloReply::Welcome { pid, daemon_version, .. } => Ok(Client {
+                writer: Arc::new(Mutex::new(stream.try_clone()?)),
+                reader: stream,
+                daemon_pid: pid,
+                daemon_version,
+                socket: socket.to_path_buf(),
+            }),
+            HelloReply::Mismatch { daemon_protocol, daemon_version, pid } => Err(Unreachable(format!(
+                "codexctl {} speaks protocol {PROTOCOL_VERSION}, but the running codexd {daemon_version} (pid {pid}) speaks protocol {daemon_protocol}; restart the daemon with `codexctl daemon restart` so both come from the same install",
+                codexd_proto::VERSION
+            ))
+            .into()),
+        }
+    }
+
+    /// A handle for sending input lines to the running request.
+    pub fn input_sender(&self) -> InputSender {
+        InputSender(self.writer.clone())
+    }
+
+    /// On Ctrl-C, ask the daemon to cancel the running request (a second Ctrl-C exits at once).
+    pub fn cancel_on_ctrl_c(&self) -> anyhow::Result<()> {
+        let writer = self.writer.clone();
+        let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT])
+            .context("cannot install the Ctrl-C handler")?;
+        std::thread::spawn(move || {
+            let mut presses = 0;
+            for _ in signals.forever() {
+                presses += 1;
+                crate::render::restore_terminal();
+                if presses > 1 || send_frame(&writer, &ClientMessage::Cancel).is_err() {
+                    std::process::exit(i32::from(crate::exit::CANCELLED));
+                }
+                // If the daemon does not confirm quickly, leave anyway.
+                std::thread::spawn(|| {
+                    std::thread::sleep(Duration::from_secs(2));
+                    std::process::exit(i32::from(crate::exit::CANCELLED));
+                });
+            }
+        });
+        Ok(())
+    }
+
+    /// Send a request and read events (passed to `on_event`) until the reply. A daemon error
+    /// comes back as an `anyhow::Error` holding the [`codexd_proto::WireError`].
+    pub fn call(
+        &mut self,
+        request: Request,
+        on_event: &mut dyn FnMut(Event) -> anyhow::Result<()>,
+    ) -> anyhow::Result<Reply> {
+        send_frame(&self.writer, &ClientMessage::Request(request))
+            .map_err(|e| Unreachable(format!("lost the connection to codexd: {e:#}")))?;
+        loop {
+            let msg: ServerMessage = read_message(&mut self.reader)
+                .map_err(|e| Unreachable(format!("lost the connection to codexd: {e}")))?
+                .ok_or_else(|| {
+                    Unreachable(
+                        "codexd closed the connection before answering; see `codexctl logs`".into(),
+                    )
+                })?;
+            match msg {
+                ServerMessage::Event(ev) => on_event(ev)?,
+                ServerMessage::Reply(reply) => return Ok(reply),
+                ServerMessage::Error(err) => return Err(err.into()),
+            }
+        }
+    }
+
+    /// A request without events.
+    pub fn call_simple(&mut self, request: Request) -> anyhow::Result<Reply> {
+        self.call(request, &mut |_| Ok(()))
+    }
+}
+
+/// An unexpected reply variant: a daemon/client mismatch or a bug.
+pub fn unexpected(reply: Reply) -> anyhow::Error {
+    anyhow::anyhow!(
+        "codexd sent an unexpected reply ({reply:?}); make sure codexctl and codexd come from the same install"
+    )
+}

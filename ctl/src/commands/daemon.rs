@@ -1,0 +1,106 @@
+//! `codexctl daemon start | stop | restart | status | run`.
+
+use std::time::{Duration, Instant};
+
+use codexd_proto::Request;
+
+use super::Ctx;
+use crate::autostart;
+use crate::cli::DaemonCommand;
+use crate::client::{Attempt, Client, ConnectOptions};
+use crate::exit;
+
+/// Run a `daemon` subcommand.
+pub fn run(cmd: DaemonCommand, ctx: &Ctx) -> anyhow::Result<u8> {
+    let socket = codexd_proto::socket::socket_path();
+    match cmd {
+        DaemonCommand::Start => start(ctx),
+        DaemonCommand::Stop => stop(&socket, ctx),
+        DaemonCommand::Restart => {
+            stop(&socket, ctx)?;
+            start(ctx)
+        }
+        DaemonCommand::Status => match Client::try_connect(&socket)? {
+            Attempt::Connected(c) => {
+                report(ctx, true, Some(c.daemon_pid), &c.daemon_version, &socket);
+                Ok(exit::OK)
+            }
+            Attempt::NoDaemon => {
+                report(ctx, false, None, "", &socket);
+                Ok(exit::DAEMON)
+            }
+        },
+        DaemonCommand::Run => exec_foreground(),
+    }
+}
+
+fn report(ctx: &Ctx, running: bool, pid: Option<u32>, version: &str, socket: &std::path::Path) {
+    if ctx.json {
+        println!(
+            "{}",
+            serde_json::json!({ "running": running, "pid": pid, "version": version, "socket": socket })
+        );
+    } else if let Some(pid) = pid {
+        println!(
+            "codexd {version} is running (pid {pid}) on {}",
+            socket.display()
+        );
+    } else {
+        println!("codexd is not running (socket {})", socket.display());
+    }
+}
+
+fn start(ctx: &Ctx) -> anyhow::Result<u8> {
+    let c = Client::connect(&ConnectOptions { autostart: true })?;
+    report(ctx, true, Some(c.daemon_pid), &c.daemon_version, &c.socket);
+    Ok(exit::OK)
+}
+
+fn stop(socket: &std::path::Path, ctx: &Ctx) -> anyhow::Result<u8> {
+    let mut client = match Client::try_connect(socket)? {
+        Attempt::Connected(c) => c,
+        Attempt::NoDaemon => {
+            if !ctx.json {
+                println!("codexd is not running");
+            }
+            return Ok(exit::OK);
+        }
+    };
+    let pid = client.daemon_pid;
+    client.call_simple(Request::Shutdown)?;
+    drop(client);
+    // Wait until it no longer answers (it finishes running requests first, bounded).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if matches!(Client::try_connect(socket), Ok(Attempt::NoDaemon)) && !process_alive(pid) {
+            if !ctx.json {
+                println!("codexd (pid {pid}) stopped");
+            }
+            return Ok(exit::OK);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    anyhow::bail!("codexd (pid {pid}) did not stop within 10 s; stop it with `kill {pid}`")
+}
+
+/// Whether a process exists (signal 0).
+fn process_alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists() && !is_zombie(pid)
+}
+
+fn is_zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            s.rsplit(')')
+                .next()
+                .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
+
+fn exec_foreground() -> anyhow::Result<u8> {
+    use std::os::unix::process::CommandExt as _;
+    let bin = autostart::daemon_binary();
+    let err = std::process::Command::new(&bin).exec();
+    Err(anyhow::anyhow!("cannot run {}: {err}", bin.display()))
+}

@@ -1,0 +1,52 @@
+//! `codexctl data list | purge`. (Foundation stub for purge: filled in by the logs/data issue.)
+
+use codexd_proto::data::DataRequest;
+use codexd_proto::{Reply, Request};
+
+use super::Ctx;
+use crate::cli::DataCommand;
+use crate::client::unexpected;
+use crate::render;
+
+/// Run `data`.
+pub fn run(cmd: DataCommand, ctx: &Ctx) -> anyhow::Result<u8> {
+    let req = match cmd {
+        DataCommand::List => DataRequest::List,
+        DataCommand::Purge {
+            logs,
+            cache,
+            sessions,
+            all,
+        } => {
+            if !(logs || cache || sessions || all) {
+                anyhow::bail!(
+                    "say what to purge: --logs, --cache, --sessions or --all (credentials go with `codexctl logout`)"
+                );
+            }
+            DataRequest::Purge {
+                logs: logs || all,
+                cache: cache || all,
+                sessions: sessions || all,
+            }
+        }
+    };
+    let locations = match ctx.connect()?.call_simple(Request::Data(req))? {
+        Reply::Data(l) => l,
+        other => return Err(unexpected(other)),
+    };
+    if ctx.json {
+        render::json(&locations)?;
+        return Ok(crate::exit::OK);
+    }
+    for l in locations {
+        let size = l.bytes.map(render::bytes).unwrap_or_default();
+        println!(
+            "{:<18} {:>9}  {}{}",
+            l.what,
+            size,
+            l.path,
+            l.note.map(|n| format!("  ({n})")).unwrap_or_default()
+        );
+    }
+    Ok(crate::exit::OK)
+}

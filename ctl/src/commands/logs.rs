@@ -1,0 +1,89 @@
+//! `codexctl logs [-f] [--level L] [--since T] [--requests on|off]`.
+
+use codexd_proto::logs::{LogLine, LogsRequest};
+use codexd_proto::{Event, Reply, Request};
+
+use super::Ctx;
+use crate::cli::LogsArgs;
+use crate::client::unexpected;
+
+/// Run `logs`.
+pub fn run(args: LogsArgs, ctx: &Ctx) -> anyhow::Result<u8> {
+    let mut client = ctx.connect()?;
+    if let Some(state) = args.requests.as_deref() {
+        let enabled = match state {
+            "on" => true,
+            "off" => false,
+            _ => anyhow::bail!("--requests takes `on` or `off`"),
+        };
+        match client.call_simple(Request::SetRequestLogging { enabled })? {
+            Reply::RequestLogging { enabled: true, dir } => eprintln!(
+                "Request logging is ON: every prompt and answer is written to {dir}. Turn it off with `codexctl logs --requests off`."
+            ),
+            Reply::RequestLogging { enabled: false, .. } => eprintln!("Request logging is off."),
+            other => return Err(unexpected(other)),
+        }
+        return Ok(crate::exit::OK);
+    }
+    let since = args.since.as_deref().map(parse_since).transpose()?;
+    let req = LogsRequest {
+        follow: args.follow,
+        level: args.level,
+        since,
+        lines: Some(args.lines),
+    };
+    if args.follow {
+        client.cancel_on_ctrl_c()?;
+    }
+    let json = ctx.json;
+    let mut out = std::io::stdout().lock();
+    let reply = client.call(Request::Logs(req), &mut |ev| {
+        use std::io::Write as _;
+        match ev {
+            Event::Log(line) if json => writeln!(out, "{}", serde_json::to_string(&line)?)?,
+            Event::Log(line) => writeln!(out, "{}", format_line(&line))?,
+            Event::LogsMissed(n) => {
+                writeln!(out, "... {n} lines skipped (this terminal fell behind) ...")?
+            }
+            _ => {}
+        }
+        out.flush()?;
+        Ok(())
+    });
+    match reply {
+        Ok(_) => Ok(crate::exit::OK),
+        Err(e) if crate::exit::for_error(&e) == crate::exit::CANCELLED => Ok(crate::exit::OK),
+        Err(e) => Err(e),
+    }
+}
+
+fn format_line(l: &LogLine) -> String {
+    let secs = l.at_ms / 1000;
+    format!(
+        "{}.{:03} {:>5} {}: {}",
+        crate::render::clock(secs),
+        l.at_ms % 1000,
+        l.level.to_uppercase(),
+        l.target,
+        l.message
+    )
+}
+
+/// `1700000000` (unix seconds) or an age: `30s`, `10m`, `2h`, `1d`.
+fn parse_since(s: &str) -> anyhow::Result<u64> {
+    if let Ok(unix) = s.parse::<u64>() {
+        return Ok(unix);
+    }
+    let (num, unit) = s.split_at(s.len().saturating_sub(1));
+    let n: u64 = num.parse().map_err(|_| {
+        anyhow::anyhow!("--since takes unix seconds or an age like 10m, 2h, 1d; got {s:?}")
+    })?;
+    let mult = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => anyhow::bail!("--since takes unix seconds or an age like 10m, 2h, 1d; got {s:?}"),
+    };
+    Ok(crate::render::now().saturating_sub(n * mult))
+}

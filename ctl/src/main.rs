@@ -1,0 +1,48 @@
+//! `codexctl` — the small synchronous client of codexd. No async runtime, no HTTP: it frames
+//! a request, streams the reply, and exits. Errors are printed once, here.
+//!
+//! Layout: [`cli`] (the command line), [`client`] (socket, handshake, requests),
+//! [`autostart`] (starting the daemon), [`commands`] (one module per subcommand),
+//! [`render`] (text output), [`exit`] (exit codes).
+
+mod autostart;
+mod cli;
+mod client;
+mod commands;
+mod exit;
+mod render;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let ctx = commands::Ctx::new(&cli);
+    match commands::run(cli.command, &ctx) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            render::restore_terminal();
+            let code = exit::for_error(&err);
+            if code == exit::CANCELLED {
+                eprintln!("codexctl: cancelled");
+            } else if is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            } else if ctx.json {
+                let obj = serde_json::json!({ "error": format!("{err:#}"), "exit_code": code });
+                eprintln!("{obj}");
+            } else {
+                eprintln!("codexctl: {err:#}");
+            }
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// Output piped into `head` and closed early is not an error.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

@@ -1,0 +1,182 @@
+//! Startup and shutdown, in order: config → logging → state lock → socket → actors → serve →
+//! `READY=1` → wait for SIGTERM/SIGINT/`shutdown` → drain → remove our socket.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use codexd_proto::status::ActorKind;
+use interprocess::os::unix::uds_local_socket::tokio::Listener as TokioListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::{AuthActor, AuthDeps};
+use crate::config::{Config, config_path};
+use crate::instructions::{InstructionCacheActor, InstructionDeps};
+use crate::log::{LogActor, RequestLog};
+use crate::paths::Paths;
+use crate::server::{self, Services, listener};
+use crate::session::{SessionDeps, SessionRegistry};
+use crate::supervisor::Supervised;
+
+/// Command-line choices for the daemon.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Also log to stderr (foreground use, journal under systemd).
+    pub log_to_stderr: bool,
+}
+
+/// Run the daemon until it is told to stop. `activated` is the socket systemd passed, taken
+/// by `main` before any thread started.
+pub fn run(options: Options, activated: Option<OwnedFd>) -> anyhow::Result<()> {
+    let paths = Paths::from_env()?;
+    let config_path = config_path(&paths);
+    let config = Arc::new(Config::load(&config_path)?);
+    let log_guard = crate::log::init(&config.log, &paths, options.log_to_stderr)?;
+    let _lock = lock_state_dir(&paths)?;
+    let socket = codexd_proto::socket::socket_path();
+    let socket_for_status = socket.clone();
+    let bound = listener::listen(&socket, activated)?;
+    tracing::info!(version = codexd_proto::VERSION, pid = std::process::id(), socket = %socket.display(), activated = bound.activated, "codexd starting");
+
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get().min(4))
+        .unwrap_or(2);
+    let system = actix::System::with_tokio_rt(move || {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .build()
+            .expect("the tokio runtime could not be built")
+    });
+    let live_log = log_guard.live.clone();
+    let result = system.block_on(async move {
+        let listener = TokioListener::try_from(bound.listener)
+            .context("cannot register the socket with the runtime")?;
+        let http = crate::http::client(Duration::from_secs(config.backend.connect_timeout_secs))
+            .context("cannot build the HTTP client")?;
+        let shutdown = CancellationToken::new();
+        let request_log = RequestLog::new(config.log.request_logging, paths.request_log_dir());
+
+        let auth = {
+            let deps = AuthDeps {
+                config: config.clone(),
+                paths: paths.clone(),
+                http: http.clone(),
+            };
+            Supervised::start(ActorKind::Auth, move || AuthActor::new(deps.clone()))
+        };
+        let instructions = {
+            let deps = InstructionDeps {
+                config: config.clone(),
+                paths: paths.clone(),
+                http: http.clone(),
+                auth: auth.clone(),
+            };
+            Supervised::start(ActorKind::Instructions, move || {
+                InstructionCacheActor::new(deps.clone())
+            })
+        };
+        let sessions = {
+            let deps = SessionDeps {
+                config: config.clone(),
+                paths: paths.clone(),
+                http: http.clone(),
+                auth: auth.clone(),
+                instructions: instructions.clone(),
+                request_log: request_log.clone(),
+            };
+            Supervised::start(ActorKind::Sessions, move || {
+                SessionRegistry::new(deps.clone())
+            })
+        };
+        let log = {
+            let live = live_log;
+            Supervised::start(ActorKind::Log, move || {
+                LogActor::new(live.clone(), request_log.clone())
+            })
+        };
+        let svc = Arc::new(Services {
+            config: config.clone(),
+            config_path,
+            paths,
+            socket: socket_for_status,
+            socket_activated: bound.activated,
+            started: Instant::now(),
+            test_hooks: std::env::var("CODEXD_TEST_HOOKS").is_ok_and(|v| v == "1"),
+            shutdown: shutdown.clone(),
+            auth,
+            instructions,
+            sessions,
+            log,
+        });
+
+        spawn_signal_handlers(shutdown.clone())?;
+        let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+        tracing::info!("codexd ready");
+        server::serve(listener, svc.clone(), shutdown).await;
+        let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+        svc.auth.stop();
+        svc.instructions.stop();
+        svc.sessions.stop();
+        svc.log.stop();
+        tracing::info!("codexd stopped");
+        anyhow::Ok(())
+    });
+    // The listener unlinked its socket file when it dropped (an adopted one is left alone).
+    drop(log_guard);
+    result
+}
+
+fn spawn_signal_handlers(shutdown: CancellationToken) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+            _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+        }
+        shutdown.cancel();
+    });
+    Ok(())
+}
+
+/// Hold an exclusive lock on the state directory for the daemon's life, so two daemons never
+/// write the same files. The lock file holds our pid for the "already running" message.
+fn lock_state_dir(paths: &Paths) -> anyhow::Result<File> {
+    crate::fsutil::create_private_dir(&paths.state_dir).with_context(|| {
+        format!(
+            "cannot create the state directory {}",
+            paths.state_dir.display()
+        )
+    })?;
+    let path = paths.lock_file();
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+    if let Err(e) = file.try_lock() {
+        let mut pid = String::new();
+        let _ = file.read_to_string(&mut pid);
+        return Err(match e {
+            std::fs::TryLockError::WouldBlock => anyhow::anyhow!(
+                "codexd is already running (pid {}) for this user (lock {}); use `codexctl daemon stop` to stop it",
+                pid.trim(),
+                path.display()
+            ),
+            std::fs::TryLockError::Error(e) => {
+                anyhow::Error::new(e).context(format!("cannot lock {}", path.display()))
+            }
+        });
+    }
+    file.set_len(0)?;
+    file.rewind()?;
+    write!(file, "{}", std::process::id())?;
+    Ok(file)
+}

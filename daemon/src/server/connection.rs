@@ -1,0 +1,167 @@
+//! One client connection: the version handshake (with a deadline, so a silent client cannot
+//! hold a slot), then requests one at a time. While a request runs, a reader task watches the
+//! client: `Cancel` or a closed connection cancels the request; `Input` lines are passed on.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use codexd_proto::frame::FrameError;
+use codexd_proto::frame::tokio_io::{read_message, write_message};
+use codexd_proto::{
+    ClientMessage, ErrorCode, Hello, HelloReply, PROTOCOL_VERSION, ServerMessage, WireError,
+};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::dispatch::{Services, handle};
+use crate::request::RequestCtx;
+
+/// Events buffered per request before the actor waits for the client.
+const EVENT_BUFFER: usize = 64;
+/// A connected client that sends nothing between requests for this long is dropped.
+const IDLE_BETWEEN_REQUESTS: Duration = Duration::from_secs(300);
+
+/// Serve one connection to completion.
+pub async fn serve<S>(stream: S, svc: Arc<Services>)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (mut rd, mut wr) = tokio::io::split(stream);
+    let deadline = Duration::from_millis(svc.config.server.handshake_timeout_ms);
+    let hello = match tokio::time::timeout(deadline, read_message::<_, Hello>(&mut rd)).await {
+        Ok(Ok(Some(hello))) => hello,
+        Ok(Ok(None)) => return,
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "bad handshake; closing connection");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!("client sent no handshake in time; closing connection");
+            return;
+        }
+    };
+    if hello.protocol != PROTOCOL_VERSION {
+        tracing::info!(client = %hello.client, protocol = hello.protocol, "client speaks another protocol version");
+        let _ = write_message(
+            &mut wr,
+            &HelloReply::Mismatch {
+                daemon_protocol: PROTOCOL_VERSION,
+                daemon_version: codexd_proto::VERSION.into(),
+                pid: std::process::id(),
+            },
+        )
+        .await;
+        return;
+    }
+    let welcome = HelloReply::Welcome {
+        protocol: PROTOCOL_VERSION,
+        daemon_version: codexd_proto::VERSION.into(),
+        pid: std::process::id(),
+    };
+    if write_message(&mut wr, &welcome).await.is_err() {
+        return;
+    }
+
+    // The reader task owns the read half for the connection's life; reads are not
+    // cancel-safe, so they never sit inside a select.
+    let (client_tx, mut client_rx) = mpsc::channel::<Result<ClientMessage, FrameError>>(8);
+    let reader = tokio::spawn(async move {
+        loop {
+            let msg = read_message::<_, ClientMessage>(&mut rd).await;
+            let end = !matches!(msg, Ok(Some(_)));
+            let sent = match msg {
+                Ok(Some(m)) => client_tx.send(Ok(m)).await,
+                Ok(None) => break,
+                Err(e) => client_tx.send(Err(e)).await,
+            };
+            if end || sent.is_err() {
+                break;
+            }
+        }
+    });
+
+    loop {
+        let next = match tokio::time::timeout(IDLE_BETWEEN_REQUESTS, client_rx.recv()).await {
+            Ok(Some(next)) => next,
+            Ok(None) | Err(_) => break,
+        };
+        let request = match next {
+            Ok(ClientMessage::Request(r)) => r,
+            // Nothing is running: a late cancel or input is harmless.
+            Ok(ClientMessage::Cancel | ClientMessage::Input(_)) => continue,
+            Err(e) => {
+                tracing::debug!(error = %e, "malformed frame from client");
+                let err = WireError::new(
+                    ErrorCode::BadRequest,
+                    format!("{e}; closing the connection"),
+                );
+                let _ = write_message(&mut wr, &ServerMessage::Error(err)).await;
+                break;
+            }
+        };
+        if !run_request(request, &mut wr, &mut client_rx, &svc).await {
+            break;
+        }
+    }
+    reader.abort();
+}
+
+/// Run one request, streaming its events. Returns false when the connection must close.
+async fn run_request<W: AsyncWrite + Unpin>(
+    request: codexd_proto::Request,
+    wr: &mut W,
+    client_rx: &mut mpsc::Receiver<Result<ClientMessage, FrameError>>,
+    svc: &Arc<Services>,
+) -> bool {
+    let (ev_tx, mut ev_rx) = mpsc::channel(EVENT_BUFFER);
+    let (in_tx, in_rx) = mpsc::channel(4);
+    let cancel = CancellationToken::new();
+    let ctx = RequestCtx::new(ev_tx, in_rx, cancel.clone());
+    // Cancelling the token on every exit path stops the actor's work when we stop listening.
+    let _cancel_on_exit = cancel.clone().drop_guard();
+    let handler = handle(request, ctx, svc.clone());
+    tokio::pin!(handler);
+    loop {
+        tokio::select! {
+            biased;
+            result = &mut handler => {
+                while let Ok(ev) = ev_rx.try_recv() {
+                    if write_message(wr, &ServerMessage::Event(ev)).await.is_err() {
+                        return false;
+                    }
+                }
+                let msg = match result {
+                    Ok(reply) => ServerMessage::Reply(reply),
+                    Err(err) => ServerMessage::Error(err),
+                };
+                return write_message(wr, &msg).await.is_ok();
+            }
+            Some(ev) = ev_rx.recv() => {
+                if write_message(wr, &ServerMessage::Event(ev)).await.is_err() {
+                    return false;
+                }
+            }
+            from_client = client_rx.recv() => match from_client {
+                Some(Ok(ClientMessage::Input(line))) => {
+                    let _ = in_tx.try_send(line);
+                }
+                Some(Ok(ClientMessage::Cancel)) => {
+                    cancel.cancel();
+                    let err = WireError::new(ErrorCode::Cancelled, "cancelled");
+                    return write_message(wr, &ServerMessage::Error(err)).await.is_ok();
+                }
+                Some(Ok(ClientMessage::Request(_))) => {
+                    let err = WireError::new(ErrorCode::BadRequest, "a request is already running on this connection");
+                    let _ = write_message(wr, &ServerMessage::Error(err)).await;
+                    return false;
+                }
+                Some(Err(_)) | None => {
+                    // The client left: cancel and stop (nobody is listening for the answer).
+                    cancel.cancel();
+                    return false;
+                }
+            },
+        }
+    }
+}

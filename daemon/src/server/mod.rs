@@ -1,0 +1,72 @@
+//! The Unix-socket server: accept loop with a connection cap, a peer-uid check on every
+//! connection, one task per connection, graceful shutdown.
+//!
+//! - [`listener`] — bind or adopt the socket, clear a dead one.
+//! - [`connection`] — handshake and the request loop of one client.
+//! - [`dispatch`] — which actor answers which request.
+
+pub mod connection;
+pub mod dispatch;
+pub mod listener;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use interprocess::local_socket::traits::StreamCommon;
+use interprocess::local_socket::traits::tokio::Listener as _;
+use interprocess::os::unix::uds_local_socket::tokio::Listener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use dispatch::Services;
+
+/// Accept connections until `shutdown` fires, then wait (bounded) for running requests.
+pub async fn serve(listener: Listener, svc: Arc<Services>, shutdown: CancellationToken) {
+    let uid = codexd_proto::socket::current_uid();
+    let slots = Arc::new(Semaphore::new(svc.config.server.max_connections.max(1)));
+    let tracker = TaskTracker::new();
+    loop {
+        // Wait for a free slot first: over the cap, clients queue in the kernel backlog.
+        let permit = tokio::select! {
+            permit = slots.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
+            _ = shutdown.cancelled() => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(stream) => stream,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.cancelled() => break,
+        };
+        match stream.peer_creds().map(|c| c.euid()) {
+            Ok(Some(peer)) if peer == uid => {}
+            Ok(peer) => {
+                tracing::warn!(peer_uid = ?peer, "refused a connection from another user");
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the peer's credentials; refusing the connection");
+                continue;
+            }
+        }
+        let svc = svc.clone();
+        tracker.spawn(async move {
+            connection::serve(stream, svc).await;
+            drop(permit);
+        });
+    }
+    tracker.close();
+    let grace = Duration::from_millis(svc.config.server.shutdown_grace_ms);
+    if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+        tracing::warn!(
+            running = tracker.len(),
+            "shutdown grace period over; dropping running requests"
+        );
+    }
+}

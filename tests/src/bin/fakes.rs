@@ -1,0 +1,2 @@
+//! Runs the local fakes by hand (work in progress).
+fn main() {}

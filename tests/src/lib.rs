@@ -1,0 +1,1 @@
+//! End-to-end tests and local fakes (work in progress).
