@@ -1,1 +1,9 @@
-//! End-to-end tests and local fakes (work in progress).
+//! End-to-end tests, local fakes and the benchmark for codexd.
+//!
+//! - [`fakes`] — OpenAI auth, the Codex backend and GitHub, faithful enough to test against,
+//!   started on 127.0.0.1 (also runnable by hand: `cargo run -p codexd-tests --bin codexd-fakes`).
+//! - [`harness`] — isolated environments that run the real `codexd` and `codexctl`.
+//! - `tests/*.rs` — the end-to-end tests, one file per area.
+
+pub mod fakes;
+pub mod harness;

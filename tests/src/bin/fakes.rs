@@ -1,2 +1,2 @@
-//! Runs the local fakes by hand (work in progress).
+//! placeholder
 fn main() {}

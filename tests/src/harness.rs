@@ -1,0 +1,339 @@
+//! The end-to-end harness: an isolated environment (temp HOME, XDG dirs, socket path) in which
+//! tests run the real `codexd` and `codexctl` binaries, so tests run in parallel and never
+//! touch the user's files. The daemon started in an [`Env`] is stopped when it drops.
+
+use std::io::Write as _;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+/// The finished run of a command.
+#[derive(Debug)]
+pub struct Output {
+    /// Exit code (-1 when killed by a signal).
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Output {
+    /// stdout parsed as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:?}"))
+    }
+
+    /// Panic with both streams unless the exit code is 0.
+    #[track_caller]
+    pub fn ok(self) -> Self {
+        assert_eq!(self.code, 0, "command failed: {self:?}");
+        self
+    }
+}
+
+/// Directory holding the built binaries (`target/debug`).
+pub fn bin_dir() -> PathBuf {
+    static BUILD: Once = Once::new();
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/debug/deps/<test> → target/debug
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .to_path_buf();
+    BUILD.call_once(|| {
+        // Integration tests of this crate do not build the other crates' binaries: do it once.
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let profile_release = dir.file_name().is_some_and(|n| n == "release");
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "--quiet", "-p", "codexd", "-p", "codexctl"]);
+        if profile_release {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("run cargo build");
+        assert!(status.success(), "building codexd and codexctl failed");
+    });
+    dir
+}
+
+/// Path of a built binary.
+pub fn bin(name: &str) -> PathBuf {
+    bin_dir().join(name)
+}
+
+/// A free TCP port on 127.0.0.1 (bound and released; good enough for tests).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// An isolated environment for one test.
+pub struct Env {
+    /// The temp root; everything lives below it.
+    pub root: tempfile::TempDir,
+    /// The socket path.
+    pub socket: PathBuf,
+    vars: Vec<(String, String)>,
+}
+
+impl Default for Env {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Env {
+    /// Fresh HOME and XDG dirs, own socket, test hooks on, file credential store, free
+    /// callback ports.
+    pub fn new() -> Self {
+        let root = tempfile::Builder::new()
+            .prefix("codexd-test-")
+            .tempdir()
+            .expect("temp dir");
+        let r = root.path();
+        for d in ["home", "config", "data", "cache", "state", "run"] {
+            std::fs::create_dir_all(r.join(d)).expect("mkdir");
+            std::fs::set_permissions(r.join(d), std::fs::Permissions::from_mode(0o700))
+                .expect("chmod");
+        }
+        let socket = r.join("run/codexd/codexd.sock");
+        let s = |p: PathBuf| p.display().to_string();
+        let vars = vec![
+            ("HOME".into(), s(r.join("home"))),
+            ("XDG_CONFIG_HOME".into(), s(r.join("config"))),
+            ("XDG_DATA_HOME".into(), s(r.join("data"))),
+            ("XDG_CACHE_HOME".into(), s(r.join("cache"))),
+            ("XDG_STATE_HOME".into(), s(r.join("state"))),
+            ("XDG_RUNTIME_DIR".into(), s(r.join("run"))),
+            ("CODEXD_SOCKET".into(), s(socket.clone())),
+            ("CODEXD_TEST_HOOKS".into(), "1".into()),
+            ("CODEXD_CREDENTIALS_STORE".into(), "file".into()),
+            (
+                "CODEXD_CALLBACK_PORTS".into(),
+                format!("{},{}", free_port(), free_port()),
+            ),
+            ("CODEXD_LOG".into(), "debug".into()),
+            // Never reach the real services from a test: unset endpoints point nowhere.
+            ("CODEXD_AUTH_ISSUER".into(), "http://127.0.0.1:9".into()),
+            (
+                "CODEXD_BACKEND_URL".into(),
+                "http://127.0.0.1:9/backend-api".into(),
+            ),
+            ("CODEXD_GITHUB_API_URL".into(), "http://127.0.0.1:9".into()),
+            ("CODEXD_GITHUB_URL".into(), "http://127.0.0.1:9".into()),
+            ("CODEXD_GITHUB_RAW_URL".into(), "http://127.0.0.1:9".into()),
+            ("NO_COLOR".into(), "1".into()),
+        ];
+        Self { root, socket, vars }
+    }
+
+    /// Point every endpoint at the fakes.
+    pub fn with_fakes(mut self, stack: &crate::fakes::FakeStack) -> Self {
+        for (k, v) in stack.env() {
+            self.set(&k, &v);
+        }
+        self
+    }
+
+    /// Set (or replace) an environment variable for every command.
+    pub fn set(&mut self, key: &str, value: &str) {
+        self.vars.retain(|(k, _)| k != key);
+        self.vars.push((key.into(), value.into()));
+    }
+
+    /// Remove an environment variable.
+    pub fn unset(&mut self, key: &str) {
+        self.vars.retain(|(k, _)| k != key);
+    }
+
+    /// The variables applied to every command.
+    pub fn vars(&self) -> &[(String, String)] {
+        &self.vars
+    }
+
+    /// A command for a built binary with this environment (and a clean one otherwise).
+    pub fn command(&self, name: &str) -> Command {
+        let mut cmd = Command::new(bin(name));
+        cmd.env_clear();
+        for k in ["PATH", "LANG", "TERM", "USER", "LOGNAME"] {
+            if let Ok(v) = std::env::var(k) {
+                cmd.env(k, v);
+            }
+        }
+        cmd.envs(self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        cmd.stdin(Stdio::null());
+        cmd
+    }
+
+    /// `codexctl` with this environment.
+    pub fn ctl_cmd(&self) -> Command {
+        self.command("codexctl")
+    }
+
+    /// `codexd` with this environment.
+    pub fn daemon_cmd(&self) -> Command {
+        self.command("codexd")
+    }
+
+    /// Run codexctl to completion.
+    pub fn ctl(&self, args: &[&str]) -> Output {
+        run(self.ctl_cmd().args(args))
+    }
+
+    /// Run codexctl with `input` on stdin.
+    pub fn ctl_stdin(&self, args: &[&str], input: &str) -> Output {
+        let mut child = self
+            .ctl_cmd()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn codexctl");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let input = input.to_string();
+        let writer = std::thread::spawn(move || {
+            let _ = stdin.write_all(input.as_bytes());
+        });
+        let out = child.wait_with_output().expect("wait codexctl");
+        let _ = writer.join();
+        to_output(out)
+    }
+
+    /// Write `config.toml`.
+    pub fn write_config(&self, toml: &str) {
+        let dir = self.config_dir();
+        std::fs::create_dir_all(&dir).expect("mkdir config");
+        std::fs::write(dir.join("config.toml"), toml).expect("write config");
+    }
+
+    /// `~/.config/codexd`
+    pub fn config_dir(&self) -> PathBuf {
+        self.root.path().join("config/codexd")
+    }
+
+    /// `~/.local/share/codexd`
+    pub fn data_dir(&self) -> PathBuf {
+        self.root.path().join("data/codexd")
+    }
+
+    /// `~/.cache/codexd`
+    pub fn cache_dir(&self) -> PathBuf {
+        self.root.path().join("cache/codexd")
+    }
+
+    /// `~/.local/state/codexd`
+    pub fn state_dir(&self) -> PathBuf {
+        self.root.path().join("state/codexd")
+    }
+
+    /// The log directory.
+    pub fn log_dir(&self) -> PathBuf {
+        self.state_dir().join("logs")
+    }
+
+    /// The home directory.
+    pub fn home(&self) -> PathBuf {
+        self.root.path().join("home")
+    }
+
+    /// Pid of the running daemon, from its lock file, if it is alive.
+    pub fn daemon_pid(&self) -> Option<u32> {
+        let pid: u32 = std::fs::read_to_string(self.state_dir().join("codexd.lock"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        alive(pid).then_some(pid)
+    }
+
+    /// Send a signal to the daemon and wait (bounded) until it is gone.
+    pub fn kill_daemon(&self, signal: i32) {
+        if let Some(pid) = self.daemon_pid() {
+            let _ = Command::new("kill")
+                .arg(format!("-{signal}"))
+                .arg(pid.to_string())
+                .status();
+            wait_until(Duration::from_secs(10), || !alive(pid));
+        }
+    }
+
+    /// Every file below the root, for leak scans.
+    pub fn all_files(&self) -> Vec<PathBuf> {
+        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+            if let Ok(entries) = std::fs::read_dir(dir) {
+                for e in entries.flatten() {
+                    let p = e.path();
+                    if p.is_dir() {
+                        walk(&p, out);
+                    } else {
+                        out.push(p);
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(self.root.path(), &mut out);
+        out
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if let Some(pid) = self.daemon_pid() {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+            if !wait_until(Duration::from_secs(5), || !alive(pid)) {
+                let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            }
+        }
+    }
+}
+
+/// Whether a process is alive (and not a zombie).
+pub fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// Poll `cond` every 10 ms until true or `limit` passes; returns the final value.
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Run a command to completion and capture its output.
+pub fn run(cmd: &mut Command) -> Output {
+    to_output(
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .expect("run command"),
+    )
+}
+
+fn to_output(out: std::process::Output) -> Output {
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
