@@ -58,7 +58,11 @@ pub fn run(options: Options, activated: Option<OwnedFd>) -> anyhow::Result<()> {
         let http = crate::http::client(Duration::from_secs(config.backend.connect_timeout_secs))
             .context("cannot build the HTTP client")?;
         let shutdown = CancellationToken::new();
-        let request_log = RequestLog::new(config.log.request_logging, paths.request_log_dir());
+        let request_log = RequestLog::new(
+            config.log.request_logging,
+            paths.request_log_dir(),
+            config.log.request_log_max_bytes,
+        );
 
         let auth = {
             let deps = AuthDeps {

@@ -4,9 +4,11 @@
 //! - [`live`] — the tracing layer that turns events into [`LogLine`]s, keeps the recent ones
 //!   and broadcasts new ones (a slow subscriber skips lines and is told how many; it never
 //!   slows the daemon).
+//! - [`redact`] — masking of URLs, headers and JSON before anything is logged.
 //! - [`RequestLog`] — opt-in request logs (prompts and answers on disk; off by default).
 
 pub mod live;
+pub mod redact;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -82,19 +84,104 @@ pub fn init(config: &LogConfig, paths: &Paths, stderr: bool) -> anyhow::Result<L
     })
 }
 
-/// Opt-in request logs: shared by the session actors, switched by the LogActor.
+/// Opt-in request logs: shared by the session actors, switched by the LogActor. One file per
+/// request and stage in a dated directory, unique names (never overwritten), bodies kept,
+/// headers redacted, the directory capped in size (oldest files go first).
 #[derive(Clone, Debug)]
 pub struct RequestLog {
     enabled: Arc<AtomicBool>,
     dir: PathBuf,
+    max_bytes: u64,
+    seq: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl RequestLog {
-    /// Off or on, writing under `dir`.
-    pub fn new(enabled: bool, dir: PathBuf) -> Self {
+    /// Off or on, writing under `dir`, keeping at most `max_bytes`.
+    pub fn new(enabled: bool, dir: PathBuf, max_bytes: u64) -> Self {
         Self {
             enabled: Arc::new(AtomicBool::new(enabled)),
             dir,
+            max_bytes,
+            seq: Default::default(),
+        }
+    }
+
+    /// Write one stage of one request (e.g. `request`, `response-headers`, `events`) if request
+    /// logging is on. `headers` are redacted here; `body` is kept as given (with sensitive JSON
+    /// keys masked when it is JSON). Failures are logged, never raised: a request never fails
+    /// because its log could not be written.
+    pub fn record(&self, request_id: &str, stage: &str, headers: &[(&str, &str)], body: &str) {
+        if !self.enabled() {
+            return;
+        }
+        if let Err(e) = self.write(request_id, stage, headers, body) {
+            tracing::warn!(error = %e, "could not write a request log file");
+        }
+    }
+
+    fn write(
+        &self,
+        request_id: &str,
+        stage: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> std::io::Result<()> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let day = now.as_secs() / 86_400;
+        let dir = self.dir.join(format!("day-{day}"));
+        crate::fsutil::create_private_dir(&self.dir)?;
+        crate::fsutil::create_private_dir(&dir)?;
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let safe = |s: &str| {
+            s.chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect::<String>()
+        };
+        let name = format!(
+            "{}-{}-{:06}-{}-{}.json",
+            now.as_millis(),
+            std::process::id(),
+            seq,
+            safe(request_id),
+            safe(stage)
+        );
+        let body_value = serde_json::from_str::<serde_json::Value>(body)
+            .map(|v| redact::json(&v))
+            .unwrap_or_else(|_| serde_json::Value::String(body.to_string()));
+        let record = serde_json::json!({
+            "request": request_id,
+            "stage": stage,
+            "at_ms": now.as_millis() as u64,
+            "headers": redact::headers(headers.iter().copied()),
+            "body": body_value,
+        });
+        let bytes = serde_json::to_vec_pretty(&record).map_err(std::io::Error::other)?;
+        crate::fsutil::write_atomic(&dir.join(name), &bytes, 0o600)?;
+        self.enforce_cap();
+        Ok(())
+    }
+
+    /// Delete the oldest files until the directory fits the cap.
+    fn enforce_cap(&self) {
+        let mut files = Vec::new();
+        collect_files(&self.dir, &mut files);
+        let mut total: u64 = files.iter().map(|(_, len)| len).sum();
+        files.sort();
+        for (path, len) in files {
+            if total <= self.max_bytes {
+                break;
+            }
+            if std::fs::remove_file(&path).is_ok() {
+                total -= len;
+            }
         }
     }
 
@@ -111,6 +198,20 @@ impl RequestLog {
     /// Switch on or off.
     pub fn set_enabled(&self, on: bool) {
         self.enabled.store(on, Ordering::Relaxed);
+    }
+}
+
+fn collect_files(dir: &std::path::Path, out: &mut Vec<(PathBuf, u64)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        match e.metadata() {
+            Ok(m) if m.is_dir() => collect_files(&p, out),
+            Ok(m) => out.push((p, m.len())),
+            Err(_) => {}
+        }
     }
 }
 
