@@ -224,8 +224,6 @@ pub struct LogConfig {
     pub filter: String,
     /// Daily log files kept.
     pub max_files: usize,
-    /// Largest size of one log file before the rest of the day is dropped with a notice.
-    pub max_file_bytes: u64,
     /// Write one file per request stage with bodies (prompts and answers!) to disk.
     pub request_logging: bool,
     /// Cap on the request log directory.
@@ -237,7 +235,6 @@ impl Default for LogConfig {
         Self {
             filter: "info".into(),
             max_files: 7,
-            max_file_bytes: 20 * 1024 * 1024,
             request_logging: false,
             request_log_max_bytes: 100 * 1024 * 1024,
         }

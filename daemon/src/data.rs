@@ -1,8 +1,10 @@
 //! Data controls: every place codexd stores something, with sizes, and purging by kind.
 //! Credentials are never purged here: only logout deletes them, after revoking.
 
+use std::path::Path;
+
 use codexd_proto::data::{DataLocation, DataRequest};
-use codexd_proto::{Reply, WireError};
+use codexd_proto::{ErrorCode, Reply, WireError};
 
 use crate::fsutil::disk_usage;
 use crate::server::Services;
@@ -11,14 +13,38 @@ use crate::server::Services;
 pub async fn handle(req: DataRequest, svc: &Services) -> Result<Reply, WireError> {
     match req {
         DataRequest::List => Ok(Reply::Data(locations(svc))),
-        DataRequest::Purge { .. } => Err(WireError::new(
-            codexd_proto::ErrorCode::Disabled,
-            "purge is not implemented yet",
-        )),
+        DataRequest::Purge {
+            logs,
+            cache,
+            sessions,
+        } => {
+            let mut purged = Vec::new();
+            if logs {
+                let dir = &svc.paths.log_dir;
+                let before = disk_usage(dir);
+                purge_logs(dir).map_err(|e| storage("logs", dir, e))?;
+                purged.push(freed("logs", dir, before));
+            }
+            if cache {
+                let before = disk_usage(&svc.paths.cache_dir);
+                svc.instructions
+                    .send(crate::instructions::PurgeCache)
+                    .await??;
+                purged.push(freed("cache", &svc.paths.cache_dir, before));
+            }
+            if sessions {
+                let dir = svc.paths.sessions_dir();
+                let before = disk_usage(&dir);
+                svc.sessions.send(crate::session::PurgeSessions).await??;
+                purged.push(freed("sessions", &dir, before));
+            }
+            tracing::info!(logs, cache, sessions, "data purged on request");
+            Ok(Reply::Data(purged))
+        }
     }
 }
 
-fn loc(what: &str, path: &std::path::Path, note: Option<&str>) -> DataLocation {
+fn loc(what: &str, path: &Path, note: Option<&str>) -> DataLocation {
     DataLocation {
         what: what.into(),
         path: path.display().to_string(),
@@ -35,11 +61,80 @@ pub fn locations(svc: &Services) -> Vec<DataLocation> {
         loc(
             "credentials file",
             &p.credentials_file(),
-            Some("only used when no OS keyring is available or credentials_store = \"file\""),
+            Some(
+                "used when no OS keyring is available or credentials_store = \"file\"; deleted by `codexctl logout`",
+            ),
         ),
         loc("sessions", &p.sessions_dir(), None),
         loc("cache", &p.cache_dir, None),
         loc("logs", &p.log_dir, None),
         loc("socket", &svc.socket, None),
     ]
+}
+
+fn storage(what: &str, path: &Path, e: std::io::Error) -> WireError {
+    WireError::new(
+        ErrorCode::Storage,
+        format!("could not delete the {what} in {}: {e}", path.display()),
+    )
+}
+
+fn freed(what: &str, path: &Path, before: u64) -> DataLocation {
+    DataLocation {
+        what: what.into(),
+        path: path.display().to_string(),
+        bytes: Some(before.saturating_sub(disk_usage(path))),
+        note: Some("deleted".into()),
+    }
+}
+
+/// Delete request logs and old log files; empty the files still open for writing (deleting
+/// them would make the daemon write into an unlinked file until the next rotation).
+fn purge_logs(dir: &Path) -> std::io::Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    let today = utc_date(crate::now_unix());
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path)?;
+        } else if path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.contains(&today))
+        {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .truncate(true)
+                .open(&path)?;
+        } else {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    Ok(())
+}
+
+/// `YYYY-MM-DD` (UTC), as tracing-appender names daily files.
+fn utc_date(unix: u64) -> String {
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = (unix / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_dates() {
+        assert_eq!(super::utc_date(0), "1970-01-01");
+        assert_eq!(super::utc_date(1_795_651_200), "2026-11-26");
+    }
 }

@@ -39,12 +39,13 @@ impl Output {
 pub fn bin_dir() -> PathBuf {
     static BUILD: Once = Once::new();
     let exe = std::env::current_exe().expect("test executable path");
-    // target/debug/deps/<test> → target/debug
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target dir")
-        .to_path_buf();
+    // target/debug/deps/<test> → target/debug; a bin (the bench) sits in target/<profile>.
+    let parent = exe.parent().expect("target dir");
+    let dir = if parent.file_name().is_some_and(|n| n == "deps") {
+        parent.parent().expect("target dir").to_path_buf()
+    } else {
+        parent.to_path_buf()
+    };
     BUILD.call_once(|| {
         // Integration tests of this crate do not build the other crates' binaries: do it once.
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
