@@ -52,6 +52,8 @@ pub enum HelloReply {
 }
 
 /// A frame from client to daemon after the handshake.
+// One message lives briefly per frame; boxing the request would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ClientMessage {
     /// Start a request. Only one runs per connection at a time.
@@ -107,6 +109,13 @@ pub enum Request {
 pub enum DebugRequest {
     /// Make the named actor panic inside a message handler.
     PanicActor(ActorKind),
+    /// Ask the AuthActor for an access token as a backend call would (answered with
+    /// [`Reply::DebugAccess`]); `after_unauthorized` reports the current token as rejected by
+    /// the backend first (reactive refresh).
+    Access {
+        /// Treat the current token as rejected with a 401.
+        after_unauthorized: bool,
+    },
 }
 
 /// A frame from daemon to client after the handshake.
@@ -165,4 +174,12 @@ pub enum Reply {
     },
     /// Storage locations (list), or what was deleted (purge).
     Data(Vec<DataLocation>),
+    /// Answer to `DebugRequest::Access`: which account, and a fingerprint of the token
+    /// (never the token itself).
+    DebugAccess {
+        /// `ChatGPT-Account-ID`.
+        account_id: String,
+        /// Hex SHA-256 of the access token.
+        token_sha256: String,
+    },
 }

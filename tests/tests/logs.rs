@@ -12,7 +12,13 @@ use codexd_tests::harness::Env;
 fn logs_follow_streams_new_lines_live() {
     let env = Env::new();
     env.ctl(&["status"]).ok();
-    let mut follower = env.ctl_cmd().args(["logs", "-f", "--json", "-n", "0"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut follower = env
+        .ctl_cmd()
+        .args(["logs", "-f", "--json", "-n", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let stdout = follower.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -30,7 +36,11 @@ fn logs_follow_streams_new_lines_live() {
         env.ctl(&["logs", "--requests", "off"]).ok();
         while let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
             let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-            if v["message"].as_str().unwrap_or_default().contains("request logging is ON") {
+            if v["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("request logging is ON")
+            {
                 seen = true;
                 break;
             }
@@ -45,17 +55,33 @@ fn logs_follow_streams_new_lines_live() {
 fn a_stopped_subscriber_does_not_slow_the_daemon() {
     let env = Env::new();
     env.ctl(&["status"]).ok();
-    let follower = env.ctl_cmd().args(["logs", "-f"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut follower = env
+        .ctl_cmd()
+        .args(["logs", "-f"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     std::thread::sleep(Duration::from_millis(200));
-    Command::new("kill").args(["-STOP", &follower.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-STOP", &follower.id().to_string()])
+        .status()
+        .unwrap();
     let start = Instant::now();
     for _ in 0..100 {
         env.ctl(&["logs", "--requests", "on"]).ok();
     }
     let elapsed = start.elapsed();
-    Command::new("kill").args(["-KILL", &follower.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-KILL", &follower.id().to_string()])
+        .status()
+        .unwrap();
+    let _ = follower.wait();
     // 100 requests while a subscriber never reads: generous bound, the point is "no hang".
-    assert!(elapsed < Duration::from_secs(30), "requests took {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(30),
+        "requests took {elapsed:?}"
+    );
     env.ctl(&["status"]).ok();
 }
 
@@ -66,11 +92,22 @@ fn recent_lines_filter_by_level_and_log_files_exist() {
     env.ctl(&["logs", "--requests", "on"]).ok();
     let out = env.ctl(&["logs", "--level", "warn"]).ok().stdout;
     assert!(out.contains("request logging is ON"), "{out}");
-    assert!(!out.contains("codexd ready"), "info lines must be filtered out: {out}");
+    assert!(
+        !out.contains("codexd ready"),
+        "info lines must be filtered out: {out}"
+    );
     let status = env.ctl(&["status"]).ok().stdout;
     assert!(status.contains("request logging is ON"), "{status}");
-    let files: Vec<_> = std::fs::read_dir(env.log_dir()).unwrap().flatten().collect();
-    assert!(files.iter().any(|f| f.file_name().to_string_lossy().starts_with("codexd")), "{files:?}");
+    let files: Vec<_> = std::fs::read_dir(env.log_dir())
+        .unwrap()
+        .flatten()
+        .collect();
+    assert!(
+        files
+            .iter()
+            .any(|f| f.file_name().to_string_lossy().starts_with("codexd")),
+        "{files:?}"
+    );
 }
 
 #[test]
@@ -78,7 +115,12 @@ fn data_list_and_purge_delete_what_they_say_and_nothing_else() {
     let env = Env::new();
     env.ctl(&["status"]).ok();
     let list = env.ctl(&["data", "list", "--json"]).ok().json();
-    let whats: Vec<&str> = list.as_array().unwrap().iter().map(|l| l["what"].as_str().unwrap()).collect();
+    let whats: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["what"].as_str().unwrap())
+        .collect();
     for w in ["config", "sessions", "cache", "logs", "socket"] {
         assert!(whats.iter().any(|x| x.starts_with(w)), "{whats:?}");
     }
@@ -101,4 +143,28 @@ fn data_list_and_purge_delete_what_they_say_and_nothing_else() {
 
     let out = env.ctl(&["data", "purge"]);
     assert_eq!(out.code, 1, "purge without a kind must refuse: {out:?}");
+}
+
+#[test]
+fn log_files_are_bounded_by_max_files() {
+    let env = Env::new();
+    env.write_config("[log]\nmax_files = 3\n");
+    std::fs::create_dir_all(env.log_dir()).unwrap();
+    for day in 1..=9 {
+        std::fs::write(
+            env.log_dir().join(format!("codexd.2020-01-0{day}.log")),
+            "old\n",
+        )
+        .unwrap();
+    }
+    env.ctl(&["status"]).ok();
+    let count = std::fs::read_dir(env.log_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name().to_string_lossy().starts_with("codexd.")
+                && e.file_name().to_string_lossy().ends_with(".log")
+        })
+        .count();
+    assert!(count <= 3, "{count} log files kept with max_files = 3");
 }
