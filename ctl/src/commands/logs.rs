@@ -60,8 +60,9 @@ pub fn run(args: LogsArgs, ctx: &Ctx) -> anyhow::Result<u8> {
 fn format_line(l: &LogLine) -> String {
     let secs = l.at_ms / 1000;
     format!(
-        "{}.{:03} {:>5} {}: {}",
+        "{}:{:02}.{:03} {:>5} {}: {}",
         crate::render::clock(secs),
+        secs % 60,
         l.at_ms % 1000,
         l.level.to_uppercase(),
         l.target,
