@@ -28,6 +28,7 @@ pub enum Command {
     /// Show the daemon, sign-in, instructions, sessions and usage state.
     Status,
     /// Ask a question; the answer streams to stdout.
+    #[command(after_help = crate::commands::ask::SESSION_RULE)]
     Ask(AskArgs),
     /// List, show, remove or rename conversations.
     #[command(subcommand)]
@@ -48,6 +49,7 @@ pub enum Command {
     #[command(subcommand)]
     Service(ServiceCommand),
     /// Print the shell integration script: eval "$(codexctl shell-init bash)".
+    #[command(after_long_help = SHELL_INIT_HELP)]
     ShellInit(ShellInitArgs),
     /// Suggest a command for a shell line (used by the shell integration).
     #[command(hide = true)]
@@ -241,16 +243,38 @@ pub enum ServiceCommand {
     Status,
 }
 
+/// Extra `shell-init --help` text: how to load it, and why these default keys.
+const SHELL_INIT_HELP: &str = "\
+Load it from your shell's rc file (nothing is appended to any file for you):
+  bash  ~/.bashrc                   eval \"$(codexctl shell-init bash)\"
+  zsh   ~/.zshrc                    eval \"$(codexctl shell-init zsh)\"
+  fish  ~/.config/fish/config.fish  codexctl shell-init fish | source
+
+Type what you want at the prompt and press Alt-i: the line becomes one suggested command,
+cursor at the end, never run. Press Alt-i again (or undo in zsh/fish) for your request back.
+Alt-k prints an explanation of the line above the prompt and leaves the line alone.
+On an error, a timeout (CODEXD_SUGGEST_TIMEOUT, default 60 s) or Ctrl-C the line is restored.
+
+Why Alt-i and Alt-k: both are unbound in the default emacs and vi-insert keymaps of bash,
+zsh and fish and are not taken by fzf, atuin or oh-my-zsh. Alt-g is taken (bash
+glob-complete-word, zsh get-line), Alt-e too (fish: edit in $EDITOR); Ctrl-L, Ctrl-R,
+Up and Tab are never used. On macOS, let the terminal send Option as Meta (Terminal:
+Profiles > Keyboard > Use Option as Meta key; iTerm2: Left Option key = Esc+).
+
+Keys are written like alt-i, ctrl-x ctrl-s or M-i. --no-bind defines the widgets only
+(bash/zsh: _codexd_suggest, _codexd_explain; fish: codexd_suggest, codexd_explain), for
+example: bindkey '^[s' _codexd_suggest";
+
 /// `shell-init`
 #[derive(Args, Debug)]
 pub struct ShellInitArgs {
     /// bash, zsh or fish.
     pub shell: String,
-    /// Key for "suggest" (default Alt-g; also CODEXD_SHELL_KEY).
-    #[arg(long)]
+    /// Key for "suggest" (default Alt-i; also CODEXD_SHELL_KEY).
+    #[arg(long, value_name = "KEY")]
     pub key: Option<String>,
-    /// Key for "explain" (default Alt-e).
-    #[arg(long)]
+    /// Key for "explain" (default Alt-k; also CODEXD_SHELL_EXPLAIN_KEY).
+    #[arg(long, value_name = "KEY")]
     pub explain_key: Option<String>,
     /// Define the widgets only; bind no keys.
     #[arg(long)]

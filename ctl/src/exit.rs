@@ -6,8 +6,6 @@ use codexd_proto::{ErrorCode, WireError};
 pub const OK: u8 = 0;
 /// Any other failure.
 pub const FAILURE: u8 = 1;
-/// The command line is wrong (clap's own code).
-pub const USAGE: u8 = 2;
 /// The daemon could not be reached or started, or speaks another protocol version.
 pub const DAEMON: u8 = 3;
 /// Not signed in, or the sign-in must be renewed.

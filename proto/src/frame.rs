@@ -58,6 +58,11 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, FrameError> {
     Ok(value)
 }
 
+/// Bytes reserved up front for a frame body. A length prefix is only a claim: the body grows
+/// as bytes actually arrive, so a peer that announces 4 MiB and sends nothing costs nothing
+/// (allocating the announced size at once let hostile clients pin memory per connection).
+const INITIAL_BODY_CAPACITY: usize = 64 * 1024;
+
 /// Check a length prefix against the cap.
 fn checked_len(prefix: [u8; 4]) -> Result<usize, FrameError> {
     let len = u32::from_be_bytes(prefix);
@@ -81,11 +86,11 @@ pub fn read_frame<R: Read>(r: &mut R) -> Result<Option<Vec<u8>>, FrameError> {
         }
     }
     let len = checked_len(prefix)?;
-    let mut body = vec![0u8; len];
-    r.read_exact(&mut body).map_err(|e| match e.kind() {
-        io::ErrorKind::UnexpectedEof => FrameError::Truncated,
-        _ => FrameError::Io(e),
-    })?;
+    let mut body = Vec::with_capacity(len.min(INITIAL_BODY_CAPACITY));
+    r.take(len as u64).read_to_end(&mut body)?;
+    if body.len() != len {
+        return Err(FrameError::Truncated);
+    }
     Ok(Some(body))
 }
 
@@ -122,11 +127,11 @@ pub mod tokio_io {
             }
         }
         let len = checked_len(prefix)?;
-        let mut body = vec![0u8; len];
-        r.read_exact(&mut body).await.map_err(|e| match e.kind() {
-            io::ErrorKind::UnexpectedEof => FrameError::Truncated,
-            _ => FrameError::Io(e),
-        })?;
+        let mut body = Vec::with_capacity(len.min(INITIAL_BODY_CAPACITY));
+        (&mut *r).take(len as u64).read_to_end(&mut body).await?;
+        if body.len() != len {
+            return Err(FrameError::Truncated);
+        }
         Ok(Some(body))
     }
 

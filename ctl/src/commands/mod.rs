@@ -36,8 +36,16 @@ impl Ctx {
 
     /// Connect to the daemon (starting it if allowed).
     pub fn connect(&self) -> anyhow::Result<Client> {
+        let defers = service::defers_autostart();
         Client::connect(&ConnectOptions {
-            autostart: self.autostart && !service::defers_autostart(),
+            autostart: self.autostart && !defers,
+        })
+        .map_err(|e| {
+            if defers && self.autostart {
+                e.context("the codexd user service is installed, so codexctl leaves starting the daemon to it, but nothing answered; check `codexctl service status`")
+            } else {
+                e
+            }
         })
     }
 }

@@ -1,20 +1,44 @@
 //! AuthActor: Sign in with ChatGPT, the credential store, refresh, and revoke on logout.
 //!
 //! Nothing but this actor ever holds a refresh token, so there is exactly one refresher.
-//! (Foundation stub: the flows arrive with the sign-in issue.)
+//! The actor is thin: each handler hands its work to [`core::Core`] in a future.
+//!
+//! Layout: [`core`] (state, single-flight refresh, timer, login completion, logout),
+//! [`login`] (browser and paste flows), [`callback`] (loopback listener), [`device`]
+//! (device-code flow), [`paste`] (parsing pasted redirects), [`import`] (Codex CLI
+//! `auth.json`), [`oauth`] (issuer HTTP calls), [`pkce`], [`jwt`] (claims, unverified),
+//! [`store`] (keyring / file / memory).
+//!
+//! Only one login runs at a time: a second one gets `Busy` (cancel the first with Ctrl-C).
+
+pub mod callback;
+pub mod core;
+pub mod device;
+pub mod import;
+pub mod jwt;
+pub mod login;
+pub mod oauth;
+pub mod paste;
+pub mod pkce;
+pub mod store;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::prelude::*;
-use codexd_proto::auth::{AccountSummary, AuthStatus, LoginMethod, LogoutOutcome};
+use codexd_proto::auth::{AccountSummary, AuthStatus, LoginEvent, LoginMethod, LogoutOutcome};
 use codexd_proto::status::ActorKind;
-use codexd_proto::{ErrorCode, WireError};
+use codexd_proto::{ErrorCode, Event, WireError};
 
 use crate::config::Config;
 use crate::paths::Paths;
 use crate::request::RequestCtx;
 use crate::secret::Secret;
 use crate::supervisor::{PanicForTest, panic_for_test};
+
+use self::core::Core;
+use self::oauth::OAuth;
+use self::store::Stores;
 
 /// What the AuthActor needs from the outside world.
 #[derive(Clone)]
@@ -29,19 +53,94 @@ pub struct AuthDeps {
 
 /// The sign-in owner.
 pub struct AuthActor {
-    #[allow(dead_code)]
     deps: AuthDeps,
+    /// Set by tests to use a given store instead of opening the configured one.
+    stores: Option<Stores>,
+    core: Option<Arc<Core>>,
 }
 
 impl AuthActor {
     /// Build the actor; credentials are loaded from the store when it starts.
     pub fn new(deps: AuthDeps) -> Self {
-        Self { deps }
+        Self {
+            deps,
+            stores: None,
+            core: None,
+        }
+    }
+
+    /// Build the actor on given stores (tests: a [`store::MemoryStore`]).
+    pub fn with_stores(deps: AuthDeps, stores: Stores) -> Self {
+        Self {
+            deps,
+            stores: Some(stores),
+            core: None,
+        }
+    }
+
+    fn core(&self) -> Result<Arc<Core>, WireError> {
+        self.core.clone().ok_or_else(|| {
+            WireError::new(
+                ErrorCode::Internal,
+                "the sign-in component is still starting; try again",
+            )
+        })
     }
 }
 
 impl Actor for AuthActor {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let deps = self.deps.clone();
+        let preset = self.stores.clone();
+        // `wait` holds back every message until the stored sign-in is loaded.
+        ctx.wait(
+            actix::fut::wrap_future::<_, Self>(async move {
+                let stores = match preset {
+                    Some(s) => s,
+                    None => {
+                        let mode = deps.config.auth.credentials_store;
+                        let data_dir = deps.paths.data_dir.clone();
+                        let file = deps.paths.credentials_file();
+                        let opened = tokio::task::spawn_blocking(move || {
+                            store::open(mode, &data_dir, file)
+                        });
+                        match tokio::time::timeout(Duration::from_secs(10), opened).await {
+                            Ok(Ok(s)) => s,
+                            _ => {
+                                // The keyring hung or failed badly: use the file and say so.
+                                let mut s = Stores::single(Arc::new(store::FileStore::new(
+                                    deps.paths.credentials_file(),
+                                )));
+                                s.note = Some(format!(
+                                    "the OS keyring did not answer in time; credentials are kept in {} (mode 0600) instead",
+                                    deps.paths.credentials_file().display()
+                                ));
+                                s
+                            }
+                        }
+                    }
+                };
+                let core = Core::new(
+                    OAuth::new(deps.http.clone(), &deps.config.auth),
+                    stores,
+                    deps.config.auth.refresh_margin_secs,
+                );
+                core.load().await;
+                core
+            })
+            .map(|core, act: &mut Self, _| act.core = Some(core)),
+        );
+    }
+}
+
+impl Drop for AuthActor {
+    fn drop(&mut self) {
+        if let Some(core) = &self.core {
+            core.shutdown();
+        }
+    }
 }
 
 /// A valid access token and the account it belongs to.
@@ -96,53 +195,153 @@ pub struct RefreshAfterUnauthorized {
     pub rejected: Secret,
 }
 
+const IMPORT_WARNING: &str = "Importing the Codex CLI sign-in. Sign the Codex CLI out afterwards (`codex logout`) \
+or stop using it with this account: refresh tokens are single-use, and two programs refreshing the same \
+sign-in race each other until one of them is signed out. The source file is not modified.";
+
+async fn run_login(
+    core: Arc<Core>,
+    deps: AuthDeps,
+    method: LoginMethod,
+    ctx: RequestCtx,
+) -> Result<AccountSummary, WireError> {
+    let slot = core.begin_login()?;
+    let cfg = &deps.config.auth;
+    let limit = Duration::from_secs(cfg.login_timeout_secs.max(1));
+    let timeout_msg = format!(
+        "The sign-in timed out after {} without an answer. Run `codexctl login` again (or `--device` / `--paste`).",
+        if limit.as_secs().is_multiple_of(60) {
+            format!("{} minutes", limit.as_secs() / 60)
+        } else {
+            format!("{} seconds", limit.as_secs())
+        }
+    );
+    let flow = async {
+        match method {
+            LoginMethod::Browser { open_browser } => tokio::time::timeout(
+                limit,
+                login::browser(&core, &deps.http, &cfg.callback_ports, open_browser, &ctx),
+            )
+            .await
+            .unwrap_or_else(|_| Err(WireError::new(ErrorCode::LoginTimeout, timeout_msg.clone()))),
+            LoginMethod::Paste => {
+                tokio::time::timeout(limit, login::paste(&core, &cfg.callback_ports, &ctx))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(WireError::new(ErrorCode::LoginTimeout, timeout_msg.clone()))
+                    })
+            }
+            LoginMethod::Device => {
+                let tokens = device::run(&core.oauth, &ctx).await?;
+                core.finish_login(tokens).await
+            }
+            LoginMethod::ImportCodex { path } => {
+                ctx.emit(Event::Login(LoginEvent::Notice(IMPORT_WARNING.into())))
+                    .await;
+                let path = import::default_path(path.as_deref())
+                    .map_err(|e| WireError::new(ErrorCode::BadRequest, e))?;
+                let tokens = tokio::task::spawn_blocking(move || import::read(&path))
+                    .await
+                    .map_err(|_| {
+                        WireError::new(ErrorCode::Internal, "reading the file failed unexpectedly")
+                    })?
+                    .map_err(|e| {
+                        WireError::new(ErrorCode::BadRequest, format!("{e}. Nothing was imported."))
+                    })?;
+                core.finish_login(tokens).await
+            }
+        }
+    };
+    let result = tokio::select! {
+        r = flow => r,
+        _ = ctx.cancel.cancelled() => Err(WireError::new(ErrorCode::Cancelled, "The sign-in was cancelled.")),
+        _ = slot.cancelled() => Err(WireError::new(ErrorCode::Cancelled, "The sign-in was interrupted (the daemon's sign-in component restarted); run `codexctl login` again.")),
+    };
+    core.end_login(&slot);
+    match result {
+        Ok((account, notice)) => {
+            if let Some(n) = notice {
+                ctx.emit(Event::Login(LoginEvent::Notice(n))).await;
+            }
+            Ok(account)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e.message, "sign-in failed");
+            Err(e)
+        }
+    }
+}
+
 impl Handler<Login> for AuthActor {
-    type Result = Result<AccountSummary, WireError>;
-    fn handle(&mut self, _msg: Login, _ctx: &mut Context<Self>) -> Self::Result {
-        Err(WireError::new(
-            ErrorCode::Disabled,
-            "sign-in is not implemented yet",
-        ))
+    type Result = ResponseFuture<Result<AccountSummary, WireError>>;
+    fn handle(&mut self, msg: Login, _ctx: &mut Context<Self>) -> Self::Result {
+        let core = self.core();
+        let deps = self.deps.clone();
+        Box::pin(async move { run_login(core?, deps, msg.method, msg.ctx).await })
     }
 }
 
 impl Handler<Logout> for AuthActor {
-    type Result = Result<LogoutOutcome, WireError>;
-    fn handle(&mut self, _msg: Logout, _ctx: &mut Context<Self>) -> Self::Result {
-        Ok(LogoutOutcome {
-            revoked: false,
-            removed: vec![],
-            was_signed_in: false,
-        })
+    type Result = ResponseFuture<Result<LogoutOutcome, WireError>>;
+    fn handle(&mut self, msg: Logout, _ctx: &mut Context<Self>) -> Self::Result {
+        let core = self.core();
+        Box::pin(async move { core?.logout(msg.local_only).await })
     }
 }
 
 impl Handler<GetStatus> for AuthActor {
     type Result = MessageResult<GetStatus>;
     fn handle(&mut self, _msg: GetStatus, _ctx: &mut Context<Self>) -> Self::Result {
-        MessageResult(AuthStatus {
-            account: None,
-            store: "none".into(),
-            store_note: None,
-            last_refresh_error: None,
-            sign_in_again: None,
-            login_in_progress: false,
+        MessageResult(match &self.core {
+            Some(core) => core.status(),
+            None => AuthStatus {
+                account: None,
+                store: "(starting)".into(),
+                store_note: None,
+                last_refresh_error: None,
+                sign_in_again: None,
+                login_in_progress: false,
+            },
         })
     }
 }
 
 impl Handler<GetAccess> for AuthActor {
-    type Result = Result<Access, WireError>;
+    type Result = ResponseFuture<Result<Access, WireError>>;
     fn handle(&mut self, _msg: GetAccess, _ctx: &mut Context<Self>) -> Self::Result {
-        Err(not_signed_in())
+        let core = self.core();
+        Box::pin(async move { core?.get_access().await })
     }
 }
 
 impl Handler<RefreshAfterUnauthorized> for AuthActor {
-    type Result = Result<Access, WireError>;
-    fn handle(&mut self, _msg: RefreshAfterUnauthorized, _ctx: &mut Context<Self>) -> Self::Result {
-        Err(not_signed_in())
+    type Result = ResponseFuture<Result<Access, WireError>>;
+    fn handle(&mut self, msg: RefreshAfterUnauthorized, _ctx: &mut Context<Self>) -> Self::Result {
+        let core = self.core();
+        Box::pin(async move { core?.refresh_after_unauthorized(&msg.rejected).await })
     }
+}
+
+/// Test hook behind `DebugRequest::Access`: get a token (after reporting the current one as
+/// rejected, when asked) and answer with its fingerprint only.
+pub async fn debug_access(
+    auth: &crate::supervisor::Supervised<AuthActor>,
+    after_unauthorized: bool,
+) -> Result<codexd_proto::Reply, WireError> {
+    use sha2::{Digest, Sha256};
+    let mut access = auth.send(GetAccess).await??;
+    if after_unauthorized {
+        access = auth
+            .send(RefreshAfterUnauthorized {
+                rejected: access.token,
+            })
+            .await??;
+    }
+    let digest = Sha256::digest(access.token.expose().as_bytes());
+    Ok(codexd_proto::Reply::DebugAccess {
+        account_id: access.account_id,
+        token_sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
+    })
 }
 
 impl Handler<PanicForTest> for AuthActor {

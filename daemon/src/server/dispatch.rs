@@ -100,6 +100,15 @@ pub async fn handle(
             Ok(Reply::RequestLogging { enabled, dir })
         }
         Request::Data(req) => crate::data::handle(req, &svc).await,
+        Request::Debug(DebugRequest::Access { after_unauthorized }) => {
+            if !svc.test_hooks {
+                return Err(WireError::new(
+                    ErrorCode::Disabled,
+                    "test hooks are off (start the daemon with CODEXD_TEST_HOOKS=1)",
+                ));
+            }
+            auth::debug_access(&svc.auth, after_unauthorized).await
+        }
         Request::Debug(DebugRequest::PanicActor(kind)) => {
             if !svc.test_hooks {
                 return Err(WireError::new(

@@ -1,16 +1,45 @@
 //! SessionRegistry and one SessionActor per conversation: streams answers from the Codex
 //! Responses backend and keeps each conversation's history (the backend is stateless).
-//! (Foundation stub: conversations arrive with the sessions issue.)
+//!
+//! Layout:
+//! - this file — [`SessionRegistry`]: picks the conversation for each `ask` (current one of
+//!   a terminal, named, new, or ephemeral), starts its [`actor::SessionActor`] on demand,
+//!   keeps the [`index`], answers `codexctl sessions …`, and remembers the last usage windows.
+//!   It only routes: turns run in the session actors' tasks, so 100 asks never queue here.
+//! - [`actor`] — one conversation: turn queue, history in memory, idle stop.
+//! - [`turn`] — one turn against the backend (retries, streaming, cancellation).
+//! - [`request`] — request body and headers; [`stream`] — SSE parsing; [`errors`] — backend
+//!   failures → wire errors; [`retry`] — retry policy; [`limits`] — usage headers;
+//!   [`history`] — the JSON-lines files; [`index`] — names, scopes, counters;
+//!   [`prompts`] — developer messages of the shell helpers.
 
-use std::sync::Arc;
+pub mod actor;
+pub mod errors;
+pub mod history;
+pub mod index;
+pub mod limits;
+pub mod prompts;
+pub mod request;
+pub mod retry;
+pub mod stream;
+pub mod turn;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use actix::prelude::*;
 use codexd_proto::conversation::{
-    AskOutcome, AskRequest, RateLimits, SessionsRequest, SessionsSummary,
+    AskOutcome, AskRequest, RateLimits, SessionDetail, SessionSelector, SessionsRequest,
+    SessionsSummary, TurnSummary,
 };
 use codexd_proto::status::ActorKind;
 use codexd_proto::{ErrorCode, Reply, WireError};
 
+use self::actor::{Liveness, RunTurn, SessionActor, StopSession, TurnDone};
+use self::index::{Entry, Index, IndexWriter, Lookup};
+use self::turn::{TurnEnv, TurnInput};
 use crate::auth::AuthActor;
 use crate::config::Config;
 use crate::instructions::InstructionCacheActor;
@@ -36,21 +65,220 @@ pub struct SessionDeps {
     pub request_log: RequestLog,
 }
 
-/// Owns the session actors.
+/// Starts session actors (also from inside a future, when a stopped one must be replaced).
+#[derive(Clone)]
+struct Spawner {
+    env: TurnEnv,
+    dir: PathBuf,
+    idle_stop: Duration,
+}
+
+impl Spawner {
+    fn start(&self, id: &str) -> Live {
+        let live = Arc::new(Liveness::default());
+        let actor = SessionActor::new(
+            id.to_owned(),
+            self.env.clone(),
+            self.dir.clone(),
+            self.idle_stop,
+            live.clone(),
+        );
+        Live {
+            addr: actor.start(),
+            live,
+        }
+    }
+}
+
+/// A running session actor.
+#[derive(Clone)]
+struct Live {
+    addr: Addr<SessionActor>,
+    live: Arc<Liveness>,
+}
+
+/// Owns the session actors and the index.
 pub struct SessionRegistry {
-    #[allow(dead_code)]
-    deps: SessionDeps,
+    spawner: Spawner,
+    index: Index,
+    writer: Option<IndexWriter>,
+    live: HashMap<String, Live>,
 }
 
 impl SessionRegistry {
-    /// Build; stored sessions are indexed when it starts.
+    /// Build; stored sessions are indexed (and reconciled with their files) right here.
     pub fn new(deps: SessionDeps) -> Self {
-        Self { deps }
+        let dir = deps.paths.sessions_dir();
+        let index = Index::load(&dir);
+        let env = TurnEnv {
+            config: deps.config.clone(),
+            http: deps.http.clone(),
+            auth: deps.auth.clone(),
+            instructions: deps.instructions.clone(),
+            limits: Arc::new(Mutex::new(None)),
+            request_log: deps.request_log.clone(),
+        };
+        Self {
+            spawner: Spawner {
+                env,
+                dir,
+                idle_stop: Duration::from_secs(deps.config.sessions.idle_stop_secs.max(1)),
+            },
+            index,
+            writer: None,
+            live: HashMap::new(),
+        }
+    }
+
+    fn save(&mut self) {
+        let dir = self.spawner.dir.clone();
+        self.writer
+            .get_or_insert_with(|| IndexWriter::start(dir))
+            .save(&self.index);
+    }
+
+    fn is_active(&self, id: &str) -> bool {
+        self.live.get(id).is_some_and(|l| l.addr.connected())
+    }
+
+    /// The live actor of a conversation, started when missing or stopped.
+    fn session(&mut self, id: &str) -> Live {
+        if let Some(l) = self.live.get(id).filter(|l| l.addr.connected()) {
+            return l.clone();
+        }
+        let l = self.spawner.start(id);
+        self.live.insert(id.to_owned(), l.clone());
+        l
+    }
+
+    fn create(&mut self, name: Option<String>) -> String {
+        let id = uuid::Uuid::new_v4().to_string();
+        self.index.sessions.insert(
+            id.clone(),
+            Entry {
+                name,
+                created_at: crate::now_unix(),
+                ..Entry::default()
+            },
+        );
+        id
+    }
+
+    /// Which conversation a selector means (created when needed).
+    fn resolve(&mut self, sel: &SessionSelector) -> Result<String, WireError> {
+        let id = match sel {
+            SessionSelector::Current { scope } => {
+                match self
+                    .index
+                    .scopes
+                    .get(scope)
+                    .filter(|id| self.index.sessions.contains_key(*id))
+                {
+                    Some(id) => return Ok(id.clone()),
+                    None => {
+                        let id = self.create(None);
+                        self.index.scopes.insert(scope.clone(), id.clone());
+                        id
+                    }
+                }
+            }
+            SessionSelector::Named(name) => {
+                check_name(name)?;
+                match self.index.by_name(name) {
+                    Some(id) => return Ok(id),
+                    None => self.create(Some(name.clone())),
+                }
+            }
+            SessionSelector::New { scope, name } => {
+                if let Some(n) = name {
+                    check_name(n)?;
+                    if self.index.by_name(n).is_some() {
+                        return Err(WireError::new(
+                            ErrorCode::BadRequest,
+                            format!(
+                                "A conversation named '{n}' already exists; continue it with `--session {n}`, or pick another name."
+                            ),
+                        ));
+                    }
+                }
+                let id = self.create(name.clone());
+                self.index.scopes.insert(scope.clone(), id.clone());
+                id
+            }
+            SessionSelector::Ephemeral => {
+                return Err(WireError::new(
+                    ErrorCode::Internal,
+                    "ephemeral turns have no session",
+                ));
+            }
+        };
+        self.save();
+        Ok(id)
+    }
+
+    fn lookup(&self, key: &str) -> Result<String, WireError> {
+        match self.index.lookup(key) {
+            Lookup::Found(id) => Ok(id),
+            Lookup::Missing => Err(WireError::new(
+                ErrorCode::NotFound,
+                format!(
+                    "No conversation is named '{key}' or has an id starting with it; `codexctl sessions list` shows them."
+                ),
+            )),
+            Lookup::Ambiguous(ids) => Err(WireError::new(
+                ErrorCode::BadRequest,
+                format!(
+                    "'{key}' matches {} conversations ({}); give more of the id.",
+                    ids.len(),
+                    ids.iter()
+                        .map(|i| &i[..8.min(i.len())])
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )),
+        }
+    }
+
+    fn record(&mut self, id: &str, done: &TurnDone) {
+        if let Some(e) = self.index.sessions.get_mut(id) {
+            e.turns = done.turns;
+            e.tokens = done.tokens;
+            e.model = done.model.clone();
+            e.last_used = done.at;
+            e.bytes = done.bytes;
+        } else {
+            // Deleted while the turn ran: the turn recreated the file; forget it again.
+            let path = history::path(&self.spawner.dir, id);
+            tokio::task::spawn_blocking(move || history::remove(&path));
+            return;
+        }
+        self.save();
+    }
+}
+
+fn check_name(name: &str) -> Result<(), WireError> {
+    let ok = !name.trim().is_empty()
+        && name.chars().count() <= 64
+        && !name.chars().any(|c| c.is_control() || c == '/');
+    if ok {
+        Ok(())
+    } else {
+        Err(WireError::new(
+            ErrorCode::BadRequest,
+            format!(
+                "'{name}' is not a usable conversation name; use 1–64 characters without '/' or control characters."
+            ),
+        ))
     }
 }
 
 impl Actor for SessionRegistry {
     type Context = Context<Self>;
+
+    fn started(&mut self, _ctx: &mut Context<Self>) {
+        self.writer = Some(IndexWriter::start(self.spawner.dir.clone()));
+        tracing::debug!(stored = self.index.stored(), "sessions indexed");
+    }
 }
 
 /// Run one turn, streaming to the client.
@@ -83,41 +311,236 @@ pub struct Limits;
 #[rtype(result = "Result<(), WireError>")]
 pub struct PurgeSessions;
 
+fn internal_gone() -> WireError {
+    WireError::new(
+        ErrorCode::Internal,
+        "The conversation's worker stopped unexpectedly; ask again.",
+    )
+}
+
 impl Handler<Ask> for SessionRegistry {
-    type Result = Result<AskOutcome, WireError>;
-    fn handle(&mut self, _msg: Ask, _ctx: &mut Context<Self>) -> Self::Result {
-        Err(WireError::new(
-            ErrorCode::Disabled,
-            "conversations are not implemented yet",
-        ))
+    type Result = ResponseActFuture<Self, Result<AskOutcome, WireError>>;
+
+    fn handle(&mut self, msg: Ask, _ctx: &mut Context<Self>) -> Self::Result {
+        let Ask { req, ctx } = msg;
+        if req.session == SessionSelector::Ephemeral {
+            // Shell helpers: one-off, never stored, no actor needed.
+            let env = self.spawner.env.clone();
+            let task = tokio::spawn(async move {
+                let input = TurnInput {
+                    session_id: uuid::Uuid::new_v4().to_string(),
+                    name: None,
+                    history: Vec::new(),
+                    last_model: None,
+                };
+                turn::run(&env, input, &req, &ctx).await.map(|r| r.outcome)
+            });
+            return Box::pin(
+                async move { task.await.unwrap_or_else(|_| Err(internal_gone())) }.into_actor(self),
+            );
+        }
+        let id = match self.resolve(&req.session) {
+            Ok(id) => id,
+            Err(e) => return Box::pin(actix::fut::ready(Err(e))),
+        };
+        let entry = self.index.sessions.get(&id).cloned().unwrap_or_default();
+        let turn = RunTurn {
+            req,
+            ctx,
+            name: entry.name.clone(),
+            last_model: (!entry.model.is_empty()).then(|| entry.model.clone()),
+            created_at: entry.created_at,
+        };
+        let live = self.session(&id);
+        let spawner = self.spawner.clone();
+        let id2 = id.clone();
+        let fut = async move {
+            let again = turn.clone();
+            match live.addr.send(turn).await {
+                Ok(r) => (r, None),
+                // It stopped (idle) between our check and its mailbox: start a fresh one.
+                Err(_) => {
+                    let fresh = spawner.start(&id2);
+                    let r = fresh
+                        .addr
+                        .send(again)
+                        .await
+                        .unwrap_or_else(|_| Err(internal_gone()));
+                    (r, Some(fresh))
+                }
+            }
+        };
+        Box::pin(fut.into_actor(self).map(move |(res, fresh), act, _ctx| {
+            if let Some(f) = fresh {
+                act.live.insert(id.clone(), f);
+            }
+            match res {
+                Ok(done) => {
+                    act.record(&id, &done);
+                    Ok(done.outcome)
+                }
+                Err(e) => Err(e),
+            }
+        }))
     }
 }
 
 impl Handler<Sessions> for SessionRegistry {
-    type Result = Result<Reply, WireError>;
-    fn handle(&mut self, _msg: Sessions, _ctx: &mut Context<Self>) -> Self::Result {
-        Ok(Reply::Sessions(vec![]))
+    type Result = ResponseFuture<Result<Reply, WireError>>;
+
+    fn handle(&mut self, msg: Sessions, _ctx: &mut Context<Self>) -> Self::Result {
+        let result: Result<Reply, WireError> = match msg.0 {
+            SessionsRequest::List => {
+                let list = self.index.list(|id| self.is_active(id));
+                Ok(Reply::Sessions(list))
+            }
+            SessionsRequest::Show(key) => {
+                let id = match self.lookup(&key) {
+                    Ok(id) => id,
+                    Err(e) => return Box::pin(async move { Err(e) }),
+                };
+                let entry = self.index.sessions.get(&id).cloned().unwrap_or_default();
+                let info = index::info(&id, &entry, self.is_active(&id));
+                let path = history::path(&self.spawner.dir, &id);
+                return Box::pin(async move {
+                    let h = tokio::task::spawn_blocking(move || history::load(&path))
+                        .await
+                        .map_err(|e| WireError::new(ErrorCode::Internal, e.to_string()))?
+                        .map_err(|e| {
+                            WireError::new(
+                                ErrorCode::Storage,
+                                format!("Cannot read the conversation history ({e})."),
+                            )
+                        })?;
+                    let turns = h
+                        .turns
+                        .into_iter()
+                        .map(|t| TurnSummary {
+                            user: t.user,
+                            assistant: t.text,
+                            at: t.at,
+                            model: t.model,
+                            usage: t.usage,
+                        })
+                        .collect();
+                    Ok(Reply::Session(SessionDetail { info, turns }))
+                });
+            }
+            SessionsRequest::Remove(key) => match self.lookup(&key) {
+                Err(e) => Err(e),
+                Ok(id) => {
+                    if self
+                        .live
+                        .get(&id)
+                        .is_some_and(|l| l.addr.connected() && l.live.inflight() > 0)
+                    {
+                        Err(WireError::new(
+                            ErrorCode::Busy,
+                            "That conversation is answering a question right now; remove it when the answer is done.",
+                        ))
+                    } else {
+                        if let Some(l) = self.live.remove(&id) {
+                            l.addr.do_send(StopSession);
+                        }
+                        self.index.remove(&id);
+                        self.save();
+                        let path = history::path(&self.spawner.dir, &id);
+                        return Box::pin(async move {
+                            tokio::task::spawn_blocking(move || history::remove(&path))
+                                .await
+                                .map_err(|e| WireError::new(ErrorCode::Internal, e.to_string()))?
+                                .map_err(|e| {
+                                    WireError::new(
+                                        ErrorCode::Storage,
+                                        format!("Cannot delete the conversation history ({e})."),
+                                    )
+                                })?;
+                            Ok(Reply::Done)
+                        });
+                    }
+                }
+            },
+            SessionsRequest::Rename { from, to } => (|| {
+                let id = self.lookup(&from)?;
+                check_name(&to)?;
+                if let Some(other) = self.index.by_name(&to)
+                    && other != id
+                {
+                    return Err(WireError::new(
+                        ErrorCode::BadRequest,
+                        format!(
+                            "Another conversation is already named '{to}'; pick another name or remove that one first."
+                        ),
+                    ));
+                }
+                if let Some(e) = self.index.sessions.get_mut(&id) {
+                    e.name = Some(to.clone());
+                }
+                self.save();
+                Ok(Reply::Done)
+            })(),
+        };
+        Box::pin(async move { result })
     }
 }
 
 impl Handler<Summary> for SessionRegistry {
     type Result = MessageResult<Summary>;
     fn handle(&mut self, _msg: Summary, _ctx: &mut Context<Self>) -> Self::Result {
-        MessageResult(SessionsSummary::default())
+        let active = self.live.values().filter(|l| l.addr.connected()).count();
+        MessageResult(SessionsSummary {
+            active: u32::try_from(active).unwrap_or(u32::MAX),
+            stored: self.index.stored(),
+        })
     }
 }
 
 impl Handler<Limits> for SessionRegistry {
     type Result = Option<RateLimits>;
     fn handle(&mut self, _msg: Limits, _ctx: &mut Context<Self>) -> Self::Result {
-        None
+        self.spawner
+            .env
+            .limits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
 impl Handler<PurgeSessions> for SessionRegistry {
-    type Result = Result<(), WireError>;
+    type Result = ResponseFuture<Result<(), WireError>>;
     fn handle(&mut self, _msg: PurgeSessions, _ctx: &mut Context<Self>) -> Self::Result {
-        Ok(())
+        for (_, l) in self.live.drain() {
+            l.addr.do_send(StopSession);
+        }
+        let ids: Vec<String> = self.index.sessions.keys().cloned().collect();
+        self.index = Index::default();
+        self.save();
+        let dir = self.spawner.dir.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+                for id in ids {
+                    history::remove(&history::path(&dir, &id))?;
+                }
+                // Files the index did not know about.
+                if let Ok(entries) = std::fs::read_dir(&dir) {
+                    for e in entries.flatten() {
+                        if e.path().extension().is_some_and(|x| x == "jsonl") {
+                            history::remove(&e.path())?;
+                        }
+                    }
+                }
+                Ok(())
+            })
+            .await
+            .map_err(|e| WireError::new(ErrorCode::Internal, e.to_string()))?
+            .map_err(|e| {
+                WireError::new(
+                    ErrorCode::Storage,
+                    format!("Cannot delete the stored conversations ({e})."),
+                )
+            })
+        })
     }
 }
 

@@ -323,7 +323,8 @@ impl UsageHeaders {
 }
 
 /// The answer text when no script is set: `"turn <n>: <last user text>"`, where n is the number
-/// of user messages in `input` (so multi-turn tests see the history grow).
+/// of user messages in `input` (so multi-turn tests see the history grow) and the text is the
+/// last `input_text` part of the last user message (context parts before it are ignored).
 pub fn default_answer(user_messages: usize, last_user_text: &str) -> String {
     format!("turn {user_messages}: {last_user_text}")
 }
@@ -696,7 +697,9 @@ fn invalid(msg: &str, param: Option<&str>, code: Option<&str>) -> Response {
     json(
         StatusCode::BAD_REQUEST,
         json!({
-            "error": { "message": msg, "type": "invalid_request_error", "param": param, "code": code }
+            "error": {
+                "message": msg, "type": "invalid_request_error", "param": param, "code": code,
+            }
         }),
     )
 }
@@ -920,7 +923,7 @@ async fn responses(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: 
     let turn = user_msgs.len();
     let last_user = user_msgs
         .last()
-        .map(|m| message_text(m))
+        .map(|m| last_text_part(m))
         .unwrap_or_default();
     let input_tokens = (body.to_string().len() as u64 / 4).max(1);
     let cache_key = body
@@ -1058,7 +1061,7 @@ fn validate_body(body: &Value, model: &str, models: &[Value]) -> Result<(), Box<
                 None,
             ));
         }
-        validate_item(i, item).map_err(Box::new)?;
+        validate_item(i, item)?;
     }
     Ok(())
 }
@@ -1081,21 +1084,21 @@ fn find_id(v: &Value) -> Option<String> {
     }
 }
 
-fn validate_item(i: usize, item: &Value) -> Result<(), Response> {
+fn validate_item(i: usize, item: &Value) -> Result<(), Box<Response>> {
     let Some(obj) = item.as_object() else {
-        return Err(invalid(
+        return Err(Box::new(invalid(
             &format!("Invalid type for 'input[{i}]': expected an object."),
             Some(&format!("input[{i}]")),
             Some("invalid_type"),
-        ));
+        )));
     };
     let kind = obj.get("type").and_then(Value::as_str).unwrap_or("message");
     if !KNOWN_ITEM_TYPES.contains(&kind) {
-        return Err(invalid(
+        return Err(Box::new(invalid(
             &format!("Invalid value: '{kind}'. Unknown input item type."),
             Some(&format!("input[{i}].type")),
             Some("invalid_value"),
-        ));
+        )));
     }
     match kind {
         "message" => {
@@ -1104,14 +1107,14 @@ fn validate_item(i: usize, item: &Value) -> Result<(), Response> {
                 "assistant" => &["output_text", "refusal"],
                 "user" | "developer" | "system" => &["input_text", "input_image", "input_file"],
                 _ => {
-                    return Err(invalid(
+                    return Err(Box::new(invalid(
                         &format!(
                             "Invalid value: '{role}'. Supported values are: 'assistant', \
                              'system', 'developer', and 'user'."
                         ),
                         Some(&format!("input[{i}].role")),
                         Some("invalid_value"),
-                    ));
+                    )));
                 }
             };
             match obj.get("content") {
@@ -1125,46 +1128,60 @@ fn validate_item(i: usize, item: &Value) -> Result<(), Response> {
                                 .map(|a| format!("'{a}'"))
                                 .collect::<Vec<_>>()
                                 .join(", ");
-                            return Err(invalid(
+                            return Err(Box::new(invalid(
                                 &format!(
                                     "Invalid value: '{t}'. Supported values for role '{role}' \
                                      are: {list}."
                                 ),
                                 Some(&format!("input[{i}].content[{j}]")),
                                 Some("invalid_value"),
-                            ));
+                            )));
                         }
                     }
                 }
                 _ => {
-                    return Err(invalid(
+                    return Err(Box::new(invalid(
                         &format!("Missing required parameter: 'input[{i}].content'."),
                         Some(&format!("input[{i}].content")),
                         Some("missing_required_parameter"),
-                    ));
+                    )));
                 }
             }
         }
         "reasoning" => {
             if !obj.get("summary").is_some_and(Value::is_array) {
-                return Err(invalid(
+                return Err(Box::new(invalid(
                     &format!("Missing required parameter: 'input[{i}].summary'."),
                     Some(&format!("input[{i}].summary")),
                     Some("missing_required_parameter"),
-                ));
+                )));
             }
             let enc = obj.get("encrypted_content").and_then(Value::as_str);
             if !enc.is_some_and(|e| e.starts_with(ENCRYPTED_PREFIX)) {
-                return Err(invalid(
+                return Err(Box::new(invalid(
                     "The encrypted content for a reasoning item could not be verified.",
                     Some(&format!("input[{i}].encrypted_content")),
                     Some("invalid_encrypted_content"),
-                ));
+                )));
             }
         }
         _ => {}
     }
     Ok(())
+}
+
+/// The last text part of a message item (or its string content).
+fn last_text_part(item: &Value) -> String {
+    match item.get("content") {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .rev()
+            .find_map(|p| p.get("text").and_then(Value::as_str))
+            .unwrap_or("")
+            .to_owned(),
+        _ => String::new(),
+    }
 }
 
 /// Text of a message item (string content, or its text parts joined).
@@ -1241,8 +1258,13 @@ async fn wham_usage(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Re
             "rate_limit": {
                 "allowed": true,
                 "limit_reached": false,
-                "primary_window": window(u.primary_used_percent, u.primary_window_minutes, u.primary_reset_at),
-                "secondary_window": window(u.secondary_used_percent, u.secondary_window_minutes, u.secondary_reset_at),
+                "primary_window":
+                    window(u.primary_used_percent, u.primary_window_minutes, u.primary_reset_at),
+                "secondary_window": window(
+                    u.secondary_used_percent,
+                    u.secondary_window_minutes,
+                    u.secondary_reset_at,
+                ),
             },
             "credits": {
                 "has_credits": u.credits_has_credits,
@@ -1382,7 +1404,8 @@ fn plan(script: &Script, ctx: &TurnCtx, noise: bool, fault: Option<&BackendFault
                 "item": {
                     "id": rs_id, "type": "reasoning",
                     "summary": [{ "type": "summary_text", "text": summary }],
-                    "encrypted_content": format!("{ENCRYPTED_PREFIX}t{}_{}", ctx.turn, random_hex("", 24)),
+                    "encrypted_content":
+                        format!("{ENCRYPTED_PREFIX}t{}_{}", ctx.turn, random_hex("", 24)),
                 },
             }),
             Duration::ZERO,
@@ -1394,7 +1417,10 @@ fn plan(script: &Script, ctx: &TurnCtx, noise: bool, fault: Option<&BackendFault
     push(
         json!({
             "type": "response.output_item.added", "output_index": output_index,
-            "item": { "id": msg_id, "type": "message", "status": "in_progress", "role": "assistant", "content": [] },
+            "item": {
+                "id": msg_id, "type": "message", "status": "in_progress", "role": "assistant",
+                "content": [],
+            },
         }),
         Duration::ZERO,
         &mut events,
@@ -1543,9 +1569,7 @@ impl StreamGuard {
             finished: false,
         }
     }
-}
 
-impl StreamGuard {
     /// The body reached its scripted end (it is not a cancellation when it drops).
     fn finish(&mut self) {
         self.finished = true;

@@ -348,7 +348,8 @@ fn rate_limited(budget: u32, reset_at: i64) -> Response {
         json!({
             "message": "API rate limit exceeded for 127.0.0.1. (But here's the good news: \
                         Authenticated requests get a higher rate limit.)",
-            "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
+            "documentation_url":
+                "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
         }),
     );
     set_header(&mut r, "x-ratelimit-limit", budget.to_string());

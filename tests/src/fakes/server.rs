@@ -52,9 +52,11 @@ impl Server {
 
     /// Starts serving `router` on `listener` on the current tokio runtime.
     ///
-    /// Must be called from within a tokio runtime (the fakes' async `start` functions are).
+    /// Must be called from within a tokio runtime (errors otherwise).
     pub(crate) fn serve(listener: StdTcpListener, router: Router) -> io::Result<Server> {
-        let handle = Handle::current();
+        let handle = Handle::try_current().map_err(|_| {
+            io::Error::other("the fakes must be started from within a tokio runtime")
+        })?;
         let addr = listener.local_addr()?;
         let life = spawn_life(&handle, listener, router.clone())?;
         Ok(Server {

@@ -1,0 +1,429 @@
+//! End-to-end tests of the shell integration: real bash, zsh and fish run in tmux with the
+//! script from `codexctl shell-init`, a request is typed, the key pressed, and the screen read
+//! back with `capture-pane`, against a real daemon and the fake backend. Skipped (with a
+//! printed reason) when tmux or the shell is not installed; `.ci/run` installs them.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use codexd_tests::fakes::FakeStack;
+use codexd_tests::fakes::backend::BackendFault;
+use codexd_tests::harness::{self, Env};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Sh {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+impl Sh {
+    fn name(self) -> &'static str {
+        match self {
+            Sh::Bash => "bash",
+            Sh::Zsh => "zsh",
+            Sh::Fish => "fish",
+        }
+    }
+}
+
+fn have(program: &str) -> bool {
+    Command::new(program)
+        .arg("-c")
+        .arg("exit 0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+fn available(sh: Sh) -> bool {
+    let tmux = Command::new("tmux")
+        .arg("-V")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok();
+    if !tmux || !have(sh.name()) {
+        eprintln!("skipped: tmux or {} is not installed", sh.name());
+        return false;
+    }
+    true
+}
+
+/// A shell running in its own tmux server.
+struct Term {
+    server: String,
+    started: Instant,
+}
+
+impl Term {
+    /// Start `sh` with an rc that loads `shell-init` (plus `init_args` and `extra` rc lines).
+    fn start(env: &Env, sh: Sh, init_args: &str, extra: &str) -> Term {
+        let dir = env.root.path().join(format!("shell-{}", sh.name()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ctl = harness::bin("codexctl");
+        let ctl = ctl.display();
+        let command = match sh {
+            Sh::Bash => {
+                let rc = dir.join("bashrc");
+                std::fs::write(
+                    &rc,
+                    format!(
+                        "PS1='$ '\nunset PROMPT_COMMAND\n{extra}\neval \"$('{ctl}' shell-init bash {init_args})\"\n"
+                    ),
+                )
+                .unwrap();
+                format!("bash --noprofile --rcfile '{}' -i", rc.display())
+            }
+            Sh::Zsh => {
+                std::fs::write(
+                    dir.join(".zshrc"),
+                    format!(
+                        "PS1='$ '\nunset RPS1\n{extra}\neval \"$('{ctl}' shell-init zsh {init_args})\"\n"
+                    ),
+                )
+                .unwrap();
+                format!("env ZDOTDIR='{}' zsh -d -i", dir.display())
+            }
+            Sh::Fish => {
+                let rc = dir.join("config.fish");
+                std::fs::write(
+                    &rc,
+                    format!(
+                        "function fish_prompt; echo -n '$ '; end\nfunction fish_greeting; end\nfunction fish_mode_prompt; end\n{extra}\n'{ctl}' shell-init fish {init_args} | source\n"
+                    ),
+                )
+                .unwrap();
+                format!("fish --no-config -i -C 'source {}'", rc.display())
+            }
+        };
+        let server = format!(
+            "codexd-{}-{}",
+            std::process::id(),
+            env.root
+                .path()
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .replace('.', "")
+        );
+        let mut cmd = Command::new("tmux");
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("LANG", "C.UTF-8")
+            .env("TERM", "xterm-256color")
+            .envs(env.vars().iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .args(["-L", &server, "-f", "/dev/null", "new-session", "-d"])
+            .args(["-x", "120", "-y", "30", &command]);
+        harness::run(&mut cmd).ok();
+        let term = Term {
+            server,
+            started: Instant::now(),
+        };
+        term.wait_for("the first prompt", |s| {
+            s.lines().any(|l| l.starts_with('$'))
+        });
+        term
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = harness::run(Command::new("tmux").args(["-L", &self.server]).args(args));
+        out.stdout
+    }
+
+    /// Type text literally.
+    fn type_text(&self, text: &str) {
+        self.tmux(&["send-keys", "-l", "--", text]);
+    }
+
+    /// Press keys (tmux key names).
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys"];
+        args.extend_from_slice(keys);
+        self.tmux(&args);
+    }
+
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p"])
+    }
+
+    /// Poll the screen (bounded) until `cond` holds; panics with the screen otherwise.
+    #[track_caller]
+    fn wait_for(&self, what: &str, cond: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let s = self.screen();
+            if cond(&s) {
+                return s;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "waited {:?} for {what}; the screen is:\n{s}",
+                    self.started.elapsed()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(30));
+        }
+    }
+
+    /// The last non-empty line (the prompt line with the buffer, for one-line buffers).
+    fn last_line(&self) -> String {
+        self.screen()
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or_default()
+            .trim_end()
+            .to_string()
+    }
+}
+
+impl Drop for Term {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.server, "kill-server"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// A daemon signed in at the fakes, the backend answering every suggestion with `command`.
+fn signed_in(command: &str) -> (Env, FakeStack) {
+    let stack = FakeStack::start_blocking();
+    let env = Env::new().with_fakes(&stack);
+    stack.backend.set_suggest_command(Some(command));
+    let tokens = stack.auth.mint_login();
+    let path = env.home().join("codex-auth.json");
+    std::fs::write(&path, tokens.auth_json().to_string()).unwrap();
+    env.ctl(&["login", "--import-codex", path.to_str().unwrap()])
+        .ok();
+    (env, stack)
+}
+
+fn marker(env: &Env) -> PathBuf {
+    env.root.path().join("marker")
+}
+
+/// Type a request, press Alt-i: the line becomes the suggestion, which is not run; a second
+/// press brings the request back.
+fn suggestion_replaces_the_line(sh: Sh) {
+    if !available(sh) {
+        return;
+    }
+    let (env, stack) = signed_in("unused");
+    let cmd = format!("touch {}", marker(&env).display());
+    stack.backend.set_suggest_command(Some(&cmd));
+    let t = Term::start(&env, sh, "", "");
+    t.type_text("create the marker file");
+    t.keys(&["M-i"]);
+    t.wait_for("the suggestion", |s| s.contains(&cmd));
+    assert_eq!(t.last_line(), format!("$ {cmd}"));
+    // Not run: give a wrongly executed command time to show.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!marker(&env).exists(), "the suggestion was executed");
+    // The model saw the request and the shell context.
+    let req = stack
+        .backend
+        .last_request()
+        .expect("a request reached the backend");
+    let text = req.body.to_string();
+    assert!(text.contains("create the marker file"), "{text}");
+    // Second press: the original request is back.
+    t.keys(&["M-i"]);
+    t.wait_for("the original request", |s| {
+        s.lines()
+            .any(|l| l.trim_end() == "$ create the marker file")
+    });
+    assert!(!marker(&env).exists());
+}
+
+/// Not signed in: one short message, the line (with quotes) unchanged.
+fn error_keeps_the_line(sh: Sh) {
+    if !available(sh) {
+        return;
+    }
+    let env = Env::new();
+    let t = Term::start(&env, sh, "", "");
+    let line = r#"grep -r "it's" 'a b' $HOME"#;
+    t.type_text(line);
+    t.keys(&["M-i"]);
+    let s = t.wait_for("the error message", |s| s.contains("codexctl login"));
+    assert_eq!(
+        s.lines().filter(|l| l.contains("codexctl login")).count(),
+        1,
+        "{s}"
+    );
+    assert_eq!(t.last_line(), format!("$ {line}"));
+    // The cursor is still at the end: typed text lands after the line.
+    t.type_text("X");
+    t.wait_for("typed text at the end", |s| {
+        s.lines().any(|l| l.trim_end() == format!("$ {line}X"))
+    });
+}
+
+/// vi-insert mode: the same key works.
+fn vi_mode_works(sh: Sh) {
+    if !available(sh) {
+        return;
+    }
+    let (env, _stack) = signed_in("ls -la /tmp");
+    let vi = match sh {
+        Sh::Bash => "set -o vi",
+        Sh::Zsh => "bindkey -v",
+        Sh::Fish => "set -g fish_key_bindings fish_vi_key_bindings",
+    };
+    let t = Term::start(&env, sh, "", vi);
+    t.type_text("list tmp");
+    t.keys(&["M-i"]);
+    t.wait_for("the suggestion", |s| s.contains("$ ls -la /tmp"));
+}
+
+/// `--no-bind`: the widgets exist, no key is bound to them.
+fn no_bind_defines_widgets_only(sh: Sh) {
+    if !available(sh) {
+        return;
+    }
+    let env = Env::new();
+    let t = Term::start(&env, sh, "--no-bind", "");
+    let probe = match sh {
+        Sh::Bash => {
+            "echo W=$(declare -F _codexd_suggest _codexd_explain | wc -l) B=$(bind -X | grep -c _codexd)"
+        }
+        Sh::Zsh => "echo W=$(zle -l | grep -c _codexd) B=$(bindkey -M emacs | grep -c _codexd)",
+        Sh::Fish => {
+            "echo W=(functions -a | string match -e codexd_ | string match -v -e __ | count) B=(bind | string match -e codexd | count)"
+        }
+    };
+    t.type_text(probe);
+    t.keys(&["Enter"]);
+    let s = t.wait_for("the probe output", |s| {
+        s.lines().any(|l| l.starts_with("W="))
+    });
+    let line = s.lines().find(|l| l.starts_with("W=")).unwrap().trim();
+    assert_eq!(line, "W=2 B=0", "{s}");
+}
+
+/// While waiting a progress mark is drawn; Ctrl-C gives the line back unchanged.
+fn ctrl_c_restores_the_line(sh: Sh) {
+    if !available(sh) {
+        return;
+    }
+    let (env, stack) = signed_in("echo never");
+    stack.backend.set_fault_forever(BackendFault::HangAfter(1));
+    let t = Term::start(&env, sh, "", "");
+    t.type_text("wait forever");
+    t.keys(&["M-i"]);
+    t.wait_for("the progress mark", |s| s.contains(['◐', '◓', '◑', '◒']));
+    t.keys(&["C-c"]);
+    let s = t.wait_for("the cancel message", |s| s.contains("codexd: cancelled"));
+    assert!(
+        !s.contains(['◐', '◓', '◑', '◒']),
+        "progress mark left behind:\n{s}"
+    );
+    assert_eq!(t.last_line(), "$ wait forever");
+}
+
+/// Explain prints under the prompt and leaves the line alone.
+fn explain_prints_above_the_prompt(sh: Sh) {
+    if !available(sh) {
+        return;
+    }
+    let stack = FakeStack::start_blocking();
+    let env = Env::new().with_fakes(&stack);
+    stack
+        .backend
+        .set_answer(Some("EXPLAINED: lists files, long format."));
+    let tokens = stack.auth.mint_login();
+    let path = env.home().join("codex-auth.json");
+    std::fs::write(&path, tokens.auth_json().to_string()).unwrap();
+    env.ctl(&["login", "--import-codex", path.to_str().unwrap()])
+        .ok();
+    let t = Term::start(&env, sh, "", "");
+    t.type_text("ls -l");
+    t.keys(&["M-k"]);
+    t.wait_for("the explanation", |s| s.contains("EXPLAINED: lists files"));
+    assert_eq!(t.last_line(), "$ ls -l");
+}
+
+macro_rules! per_shell {
+    ($($scenario:ident),*) => {
+        mod bash {
+            $(#[test] fn $scenario() { super::$scenario(super::Sh::Bash) })*
+        }
+        mod zsh {
+            $(#[test] fn $scenario() { super::$scenario(super::Sh::Zsh) })*
+        }
+        mod fish {
+            $(#[test] fn $scenario() { super::$scenario(super::Sh::Fish) })*
+        }
+    };
+}
+
+per_shell!(
+    suggestion_replaces_the_line,
+    error_keeps_the_line,
+    vi_mode_works,
+    no_bind_defines_widgets_only,
+    ctrl_c_restores_the_line,
+    explain_prints_above_the_prompt
+);
+
+/// Multi-line buffers and special characters reach the model byte for byte (zsh: Alt-Enter
+/// inserts a newline into the buffer).
+#[test]
+fn multi_line_buffer_reaches_the_model_intact() {
+    if !available(Sh::Zsh) {
+        return;
+    }
+    let (env, stack) = signed_in("echo done");
+    let t = Term::start(&env, Sh::Zsh, "", "");
+    t.type_text(r#"for f in "*.rs"; do"#);
+    t.keys(&["M-Enter"]);
+    t.type_text(r#"  echo 'it''s' $f \n; done"#);
+    t.keys(&["M-i"]);
+    t.wait_for("the suggestion", |s| s.contains("$ echo done"));
+    let req = stack.backend.last_request().expect("request");
+    let user = req.texts_of("user").join("\n");
+    assert!(
+        user.contains("for f in \"*.rs\"; do\n  echo 'it''s' $f \\n; done"),
+        "{user}"
+    );
+}
+
+/// The script itself: keys from the flag and the environment, nothing appended to rc files.
+#[test]
+fn shell_init_honours_keys_and_refuses_bad_ones() {
+    let mut env = Env::new();
+    let out = env
+        .ctl(&["shell-init", "zsh", "--key", "ctrl-x ctrl-g"])
+        .ok();
+    assert!(
+        out.stdout
+            .contains("bindkey -M viins '^X^G' _codexd_suggest"),
+        "{}",
+        out.stdout
+    );
+    env.set("CODEXD_SHELL_KEY", "alt-j");
+    let out = env.ctl(&["shell-init", "bash"]).ok();
+    assert!(
+        out.stdout
+            .contains(r#"bind -m emacs -x '"\ej": _codexd_suggest'"#),
+        "{}",
+        out.stdout
+    );
+    let out = env.ctl(&["shell-init", "fish", "--key", "ctrl-l"]);
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("clear screen"), "{}", out.stderr);
+    let out = env.ctl(&["shell-init", "tcsh"]);
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("bash, zsh and fish"), "{}", out.stderr);
+    // Nothing but the script: no file anywhere in HOME was written.
+    assert!(
+        std::fs::read_dir(env.home()).unwrap().next().is_none(),
+        "shell-init wrote into HOME"
+    );
+}
