@@ -444,7 +444,13 @@ mod properties {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(256))]
+        // Integration tests have no lib.rs for proptest's regression files: print the
+        // failing input instead (it is in the panic message).
+        #![proptest_config(ProptestConfig {
+            cases: 256,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
 
         /// The blocking reader (codexctl) and the async reader (codexd) agree on every byte
         /// stream, frame by frame, and consume the same bytes.

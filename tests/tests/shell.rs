@@ -427,3 +427,35 @@ fn shell_init_honours_keys_and_refuses_bad_ones() {
         "shell-init wrote into HOME"
     );
 }
+
+/// The hidden `suggest` itself: a stuck backend gives the prompt back after
+/// `CODEXD_SUGGEST_TIMEOUT`, a backend error is one short line, and stdout stays empty.
+#[test]
+fn suggest_is_bounded_and_fails_cleanly() {
+    let (mut env, stack) = signed_in("echo never");
+    stack.backend.set_fault_forever(BackendFault::HangAfter(1));
+    env.set("CODEXD_SUGGEST_TIMEOUT", "0.5");
+    let started = Instant::now();
+    let out = env.ctl(&["suggest", "--shell", "bash", "--", "hang please"]);
+    assert!(started.elapsed() < Duration::from_secs(10), "{out:?}");
+    assert_eq!(out.code, 6, "{out:?}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+    assert!(out.stderr.contains("no answer within"), "{out:?}");
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{out:?}");
+
+    stack.backend.clear_faults();
+    stack
+        .backend
+        .set_fault_forever(BackendFault::ModelNotSupported);
+    let out = env.ctl(&["suggest", "--shell", "zsh", "--", "list files"]);
+    assert_ne!(out.code, 0, "{out:?}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{out:?}");
+
+    stack.backend.clear_faults();
+    let out = env
+        .ctl(&["suggest", "--shell", "fish", "--", "list files"])
+        .ok();
+    assert_eq!(out.stdout, "echo never");
+    assert!(out.stderr.is_empty(), "{out:?}");
+}

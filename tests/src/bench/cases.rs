@@ -539,7 +539,7 @@ impl Bench {
             })
             .filter(|(_, n)| *n > 0)
             .collect();
-        by_thread.sort_by(|a, b| b.1.cmp(&a.1));
+        by_thread.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
         let who: Vec<String> = by_thread
             .iter()
             .take(3)

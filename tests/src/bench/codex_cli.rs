@@ -51,7 +51,7 @@ pub fn compare(bench: &Bench, ctl_status_ms: Option<f64>, ctl_ask_ms: Option<f64
     };
     let it = bench.it;
     let mut rows = Vec::new();
-    let runs = it.runs.min(10).max(3);
+    let runs = it.runs.clamp(3, 10);
     side(
         &mut rows,
         "codex login status",
