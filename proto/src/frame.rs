@@ -63,10 +63,14 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, FrameError> {
 /// (allocating the announced size at once let hostile clients pin memory per connection).
 const INITIAL_BODY_CAPACITY: usize = 64 * 1024;
 
-/// Check a length prefix against the cap.
-fn checked_len(prefix: [u8; 4]) -> Result<usize, FrameError> {
+/// Largest handshake frame the daemon accepts. A [`crate::Hello`] is a few dozen bytes; the
+/// small cap bounds what a client that never finishes the handshake can make the daemon hold.
+pub const MAX_HELLO_LEN: u32 = 4 * 1024;
+
+/// Check a length prefix against `max` (at most [`MAX_FRAME_LEN`]).
+fn checked_len(prefix: [u8; 4], max: u32) -> Result<usize, FrameError> {
     let len = u32::from_be_bytes(prefix);
-    if len > MAX_FRAME_LEN {
+    if len > max.min(MAX_FRAME_LEN) {
         return Err(FrameError::TooLarge(u64::from(len)));
     }
     Ok(len as usize)
@@ -85,7 +89,7 @@ pub fn read_frame<R: Read>(r: &mut R) -> Result<Option<Vec<u8>>, FrameError> {
             Err(e) => return Err(e.into()),
         }
     }
-    let len = checked_len(prefix)?;
+    let len = checked_len(prefix, MAX_FRAME_LEN)?;
     let mut body = Vec::with_capacity(len.min(INITIAL_BODY_CAPACITY));
     r.take(len as u64).read_to_end(&mut body)?;
     if body.len() != len {
@@ -117,6 +121,14 @@ pub mod tokio_io {
     pub async fn read_frame<R: AsyncRead + Unpin>(
         r: &mut R,
     ) -> Result<Option<Vec<u8>>, FrameError> {
+        read_frame_max(r, MAX_FRAME_LEN).await
+    }
+
+    /// Like [`read_frame`], refusing bodies longer than `max` (e.g. [`MAX_HELLO_LEN`]).
+    pub async fn read_frame_max<R: AsyncRead + Unpin>(
+        r: &mut R,
+        max: u32,
+    ) -> Result<Option<Vec<u8>>, FrameError> {
         let mut prefix = [0u8; 4];
         let mut got = 0;
         while got < 4 {
@@ -126,7 +138,7 @@ pub mod tokio_io {
                 n => got += n,
             }
         }
-        let len = checked_len(prefix)?;
+        let len = checked_len(prefix, max)?;
         let mut body = Vec::with_capacity(len.min(INITIAL_BODY_CAPACITY));
         (&mut *r).take(len as u64).read_to_end(&mut body).await?;
         if body.len() != len {
@@ -140,6 +152,17 @@ pub mod tokio_io {
         r: &mut R,
     ) -> Result<Option<T>, FrameError> {
         read_frame(r).await?.map(|body| decode(&body)).transpose()
+    }
+
+    /// Like [`read_message`], refusing bodies longer than `max`.
+    pub async fn read_message_max<R: AsyncRead + Unpin, T: DeserializeOwned>(
+        r: &mut R,
+        max: u32,
+    ) -> Result<Option<T>, FrameError> {
+        read_frame_max(r, max)
+            .await?
+            .map(|body| decode(&body))
+            .transpose()
     }
 
     /// Encode and write one message, then flush.
@@ -221,6 +244,26 @@ mod tests {
             read_frame(&mut &huge[..]),
             Err(FrameError::TooLarge(_))
         ));
+    }
+
+    #[cfg(feature = "tokio")]
+    #[tokio::test]
+    async fn hello_cap_rejects_big_frames_before_reading_them() {
+        let prefix = (MAX_HELLO_LEN + 1).to_be_bytes();
+        assert!(matches!(
+            tokio_io::read_frame_max(&mut &prefix[..], MAX_HELLO_LEN).await,
+            Err(FrameError::TooLarge(_))
+        ));
+        let frame = encode(&Hello {
+            protocol: 1,
+            client: "a".into(),
+        })
+        .unwrap();
+        let hello: Hello = tokio_io::read_message_max(&mut &frame[..], MAX_HELLO_LEN)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(hello.client, "a");
     }
 
     #[test]

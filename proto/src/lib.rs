@@ -8,6 +8,7 @@
 //! - [`error`] — typed error codes carried on the wire; clients choose exit codes from them.
 //! - [`frame`] — the codec: u32 big-endian length + bincode 2 body, with a hard size cap.
 //! - [`socket`] — where the socket lives and the directory safety rules.
+//! - [`human`] — times and durations for people, so daemon messages and client output agree.
 //!
 //! bincode is not self-describing: never use `#[serde(tag = ...)]`, `untagged`, `flatten`
 //! or `skip_serializing_if` in these types (they encode but fail to decode).
@@ -18,6 +19,7 @@ pub mod conversation;
 pub mod data;
 pub mod error;
 pub mod frame;
+pub mod human;
 pub mod instructions;
 pub mod logs;
 pub mod message;

@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Once;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The finished run of a command.
 #[derive(Debug)]
@@ -207,6 +207,17 @@ impl Env {
         to_output(out)
     }
 
+    /// Sign in by importing a login minted by the fake auth server (`login --import-codex`).
+    /// Returns the path of the imported file (it holds tokens: leak scans skip it).
+    pub fn import_login(&self, stack: &crate::fakes::FakeStack) -> PathBuf {
+        let path = self.root.path().join("imported-codex-auth.json");
+        std::fs::write(&path, stack.auth.mint_login().auth_json().to_string())
+            .expect("write auth.json");
+        self.ctl(&["login", "--import-codex", &path.display().to_string()])
+            .ok();
+        path
+    }
+
     /// Write `config.toml`.
     pub fn write_config(&self, toml: &str) {
         let dir = self.config_dir();
@@ -315,19 +326,8 @@ pub fn alive(pid: u32) -> bool {
     }
 }
 
-/// Poll `cond` every 10 ms until true or `limit` passes; returns the final value.
-pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
+/// Poll `cond` every 10 ms until true or the limit passes (the fakes' helper, shared).
+pub use crate::fakes::wait_until;
 
 /// Run a command to completion and capture its output.
 pub fn run(cmd: &mut Command) -> Output {

@@ -18,11 +18,7 @@ fn signed_in() -> (FakeStack, Env) {
     let stack = FakeStack::start_blocking();
     let mut env = Env::new().with_fakes(&stack);
     env.set("CODEXD_SCOPE", "test-terminal|/work");
-    let tokens = stack.auth.mint_login();
-    let path = env.home().join("codex-auth.json");
-    std::fs::write(&path, tokens.auth_json().to_string()).unwrap();
-    env.ctl(&["login", "--import-codex", path.to_str().unwrap()])
-        .ok();
+    env.import_login(&stack);
     (stack, env)
 }
 

@@ -11,11 +11,7 @@ fn a_full_run_leaves_no_secret_in_any_file() {
     let stack = FakeStack::start_blocking();
     let mut env = Env::new().with_fakes(&stack);
     env.set("CODEXD_SCOPE", "privacy|/");
-    let tokens = stack.auth.mint_login();
-    let import = env.root.path().join("import-auth.json");
-    std::fs::write(&import, tokens.auth_json().to_string()).unwrap();
-    env.ctl(&["login", "--import-codex", import.to_str().unwrap()])
-        .ok();
+    let import = env.import_login(&stack);
 
     env.ctl(&["logs", "--requests", "on"]).ok();
     let status = env.ctl(&["status"]).ok().stdout;

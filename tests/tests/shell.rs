@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use codexd_tests::fakes::FakeStack;
 use codexd_tests::fakes::backend::BackendFault;
 use codexd_tests::harness::{self, Env};
+use codexd_tests::tmux::Tmux;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Sh {
@@ -55,8 +56,7 @@ fn available(sh: Sh) -> bool {
 
 /// A shell running in its own tmux server.
 struct Term {
-    server: String,
-    started: Instant,
+    pane: Tmux,
 }
 
 impl Term {
@@ -100,28 +100,8 @@ impl Term {
                 format!("fish --no-config -i -C 'source {}'", rc.display())
             }
         };
-        let server = format!(
-            "codexd-{}-{}",
-            std::process::id(),
-            env.root
-                .path()
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .replace('.', "")
-        );
-        let mut cmd = Command::new("tmux");
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("LANG", "C.UTF-8")
-            .env("TERM", "xterm-256color")
-            .envs(env.vars().iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .args(["-L", &server, "-f", "/dev/null", "new-session", "-d"])
-            .args(["-x", "120", "-y", "30", &command]);
-        harness::run(&mut cmd).ok();
         let term = Term {
-            server,
-            started: Instant::now(),
+            pane: Tmux::start(env, &command),
         };
         term.wait_for("the first prompt", |s| {
             s.lines().any(|l| l.starts_with('$'))
@@ -129,44 +109,21 @@ impl Term {
         term
     }
 
-    fn tmux(&self, args: &[&str]) -> String {
-        let out = harness::run(Command::new("tmux").args(["-L", &self.server]).args(args));
-        out.stdout
-    }
-
-    /// Type text literally.
     fn type_text(&self, text: &str) {
-        self.tmux(&["send-keys", "-l", "--", text]);
+        self.pane.type_text(text);
     }
 
-    /// Press keys (tmux key names).
     fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys"];
-        args.extend_from_slice(keys);
-        self.tmux(&args);
+        self.pane.keys(keys);
     }
 
     fn screen(&self) -> String {
-        self.tmux(&["capture-pane", "-p"])
+        self.pane.screen()
     }
 
-    /// Poll the screen (bounded) until `cond` holds; panics with the screen otherwise.
     #[track_caller]
     fn wait_for(&self, what: &str, cond: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let s = self.screen();
-            if cond(&s) {
-                return s;
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "waited {:?} for {what}; the screen is:\n{s}",
-                    self.started.elapsed()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(30));
-        }
+        self.pane.wait_for(what, cond)
     }
 
     /// The last non-empty line (the prompt line with the buffer, for one-line buffers).
@@ -181,26 +138,13 @@ impl Term {
     }
 }
 
-impl Drop for Term {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.server, "kill-server"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-}
 
 /// A daemon signed in at the fakes, the backend answering every suggestion with `command`.
 fn signed_in(command: &str) -> (Env, FakeStack) {
     let stack = FakeStack::start_blocking();
     let env = Env::new().with_fakes(&stack);
     stack.backend.set_suggest_command(Some(command));
-    let tokens = stack.auth.mint_login();
-    let path = env.home().join("codex-auth.json");
-    std::fs::write(&path, tokens.auth_json().to_string()).unwrap();
-    env.ctl(&["login", "--import-codex", path.to_str().unwrap()])
-        .ok();
+    env.import_login(&stack);
     (env, stack)
 }
 

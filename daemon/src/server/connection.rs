@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use codexd_proto::frame::FrameError;
-use codexd_proto::frame::tokio_io::{read_message, write_message};
+use codexd_proto::frame::MAX_HELLO_LEN;
+use codexd_proto::frame::tokio_io::{read_message, read_message_max, write_message};
 use codexd_proto::{
     ClientMessage, ErrorCode, Hello, HelloReply, PROTOCOL_VERSION, ServerMessage, WireError,
 };
@@ -29,7 +30,13 @@ where
 {
     let (mut rd, mut wr) = tokio::io::split(stream);
     let deadline = Duration::from_millis(svc.config.server.handshake_timeout_ms);
-    let hello = match tokio::time::timeout(deadline, read_message::<_, Hello>(&mut rd)).await {
+    // A Hello is tiny: a small cap keeps clients that never finish the handshake cheap.
+    let hello = match tokio::time::timeout(
+        deadline,
+        read_message_max::<_, Hello>(&mut rd, MAX_HELLO_LEN),
+    )
+    .await
+    {
         Ok(Ok(Some(hello))) => hello,
         Ok(Ok(None)) => return,
         Ok(Err(e)) => {

@@ -184,7 +184,7 @@ pub fn classify_failed(
                 match wait {
                     Some(s) => format!(
                         "The Codex backend is rate-limiting requests; try again in {}.",
-                        human_duration(s)
+                        codexd_proto::human::duration(s)
                     ),
                     None => {
                         "The Codex backend is rate-limiting requests; wait a little and ask again."
@@ -267,8 +267,8 @@ fn usage_limit(e: &ErrorBody, limits: Option<&RateLimits>, now: u64) -> WireErro
     match e.resets_at {
         Some(at) if at > now => msg.push_str(&format!(
             "; it resets at {} (in {}). Ask again then, or add credits to your plan.",
-            clock(at),
-            human_duration(at - now)
+            codexd_proto::human::clock(at),
+            codexd_proto::human::duration(at - now)
         )),
         _ => msg.push_str(". Wait for the window to reset (`codexctl status` shows when), or add credits to your plan."),
     }
@@ -300,55 +300,6 @@ fn which_window(
     })
 }
 
-/// "2 h 11 min", "45 s", "3 d 4 h".
-pub fn human_duration(secs: u64) -> String {
-    let (d, h, m, s) = (
-        secs / 86_400,
-        secs % 86_400 / 3600,
-        secs % 3600 / 60,
-        secs % 60,
-    );
-    match (d, h, m) {
-        (0, 0, 0) => format!("{s} s"),
-        (0, 0, m) => format!("{m} min"),
-        (0, h, 0) => format!("{h} h"),
-        (0, h, m) => format!("{h} h {m} min"),
-        (d, 0, _) => format!("{d} d"),
-        (d, h, _) => format!("{d} d {h} h"),
-    }
-}
-
-/// A unix time as local "HH:MM" when within a day, else "YYYY-MM-DD HH:MM".
-pub fn clock(unix: u64) -> String {
-    let (y, mo, d, h, mi) = local_tm(unix);
-    if unix.saturating_sub(crate::now_unix()) < 20 * 3600 {
-        format!("{h:02}:{mi:02}")
-    } else {
-        format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}")
-    }
-}
-
-/// (year, month, day, hour, minute) in the daemon's local time zone (the user's).
-fn local_tm(unix: u64) -> (i32, u32, u32, u32, u32) {
-    let t = unix as libc::time_t;
-    let mut tm = std::mem::MaybeUninit::<libc::tm>::zeroed();
-    // SAFETY: localtime_r only writes into the tm we own; it returns null on overflow.
-    #[allow(unsafe_code)]
-    let ok = unsafe { !libc::localtime_r(&t, tm.as_mut_ptr()).is_null() };
-    if !ok {
-        return (1970, 1, 1, 0, 0);
-    }
-    // SAFETY: zeroed, then filled by the successful localtime_r above.
-    #[allow(unsafe_code)]
-    let tm = unsafe { tm.assume_init() };
-    (
-        tm.tm_year + 1900,
-        u32::try_from(tm.tm_mon + 1).unwrap_or(1),
-        u32::try_from(tm.tm_mday).unwrap_or(1),
-        u32::try_from(tm.tm_hour).unwrap_or(0),
-        u32::try_from(tm.tm_min).unwrap_or(0),
-    )
-}
 
 #[cfg(test)]
 mod tests {

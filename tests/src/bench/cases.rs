@@ -157,7 +157,18 @@ impl Bench {
     /// Daemon RSS now, as a row.
     pub fn daemon_rss(&self, case: &str, target: Target, note: &str) -> Row {
         match self.daemon_pid().and_then(procfs::sample) {
-            Some(s) => Row::value(case, "MiB", mib(s.rss_kib), target, note),
+            Some(s) => Row::value(
+                case,
+                "MiB",
+                mib(s.rss_kib),
+                target,
+                &format!(
+                    "{note}: anon {:.1} + file {:.1} MiB, {} threads",
+                    mib(s.anon_kib),
+                    mib(s.file_kib),
+                    s.threads
+                ),
+            ),
             None => Row::not_measured(case, "MiB", "daemon not running", target),
         }
     }
@@ -188,13 +199,14 @@ impl Bench {
         if let Err(why) = &self.signed_in {
             return vec![Row::not_measured(case, "ms", why, target)];
         }
-        let mut walls = Vec::new();
+        let (mut walls, mut rss) = (Vec::new(), Vec::new());
         for i in 0..self.it.warmup + self.it.runs {
             let prompt = format!("say hi {i}");
             match self.ctl(&["ask", "--new", "--raw", &prompt]) {
                 Ok(r) if r.code == 0 && r.stdout.contains(&prompt) => {
                     if i >= self.it.warmup {
                         walls.push(ms(r.wall));
+                        rss.push(mib(r.max_rss_kib));
                     }
                 }
                 Ok(r) => {
@@ -207,13 +219,16 @@ impl Bench {
                 }
             }
         }
-        vec![Row::samples(
-            case,
-            "ms",
-            &walls,
-            target,
-            "--new --raw, 1 turn",
-        )]
+        vec![
+            Row::samples(case, "ms", &walls, target, "--new --raw, 1 turn"),
+            Row::samples(
+                "codexctl ask, codexctl peak RSS",
+                "MiB",
+                &rss,
+                Target::None,
+                "the daemon's share is the RSS rows below",
+            ),
+        ]
     }
 
     /// Time to the first answer delta through codexd, and directly over HTTP to the fake with

@@ -9,6 +9,10 @@ pub struct ProcSample {
     pub rss_kib: u64,
     /// Peak resident set size (`VmHWM`), KiB.
     pub hwm_kib: u64,
+    /// Anonymous resident memory (`RssAnon`: heap, stacks), KiB.
+    pub anon_kib: u64,
+    /// File-backed resident memory (`RssFile`: mostly the binary's own pages), KiB.
+    pub file_kib: u64,
     /// User + system CPU time of all threads, microseconds (from clock ticks).
     pub cpu_us: u64,
     /// Voluntary context switches summed over all threads: a proxy for wakeups.
@@ -29,6 +33,8 @@ pub fn sample(pid: u32) -> Option<ProcSample> {
     Some(ProcSample {
         rss_kib: status_field(&status, "VmRSS:").unwrap_or(0),
         hwm_kib: status_field(&status, "VmHWM:").unwrap_or(0),
+        anon_kib: status_field(&status, "RssAnon:").unwrap_or(0),
+        file_kib: status_field(&status, "RssFile:").unwrap_or(0),
         cpu_us: cpu_ticks(&stat)? * (1_000_000 / ticks_per_second()),
         voluntary_switches: vol,
         involuntary_switches: invol,
