@@ -35,7 +35,9 @@ pub fn clock(unix: u64) -> String {
 /// "14:05 (in 2 h 11 min)" or "14:05 (3 min ago)".
 pub fn when(unix: u64) -> String {
     let now = now();
-    if unix >= now {
+    if unix.abs_diff(now) < 2 {
+        format!("{} (just now)", clock(unix))
+    } else if unix > now {
         format!("{} (in {})", clock(unix), duration(unix - now))
     } else {
         format!("{} ({} ago)", clock(unix), duration(now - unix))

@@ -83,19 +83,21 @@ fn stop(socket: &std::path::Path, ctx: &Ctx) -> anyhow::Result<u8> {
     anyhow::bail!("codexd (pid {pid}) did not stop within 10 s; stop it with `kill {pid}`")
 }
 
-/// Whether a process exists (signal 0).
+/// Whether the process still runs: it exists and is not a zombie whose threads all ended
+/// (after a stop, the main thread can be a zombie while another finishes a system call).
+/// Linux `/proc`; elsewhere the socket probe alone decides.
 fn process_alive(pid: u32) -> bool {
-    std::path::Path::new(&format!("/proc/{pid}")).exists() && !is_zombie(pid)
-}
-
-fn is_zombie(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| {
-            s.rsplit(')')
-                .next()
-                .is_some_and(|rest| rest.trim_start().starts_with('Z'))
-        })
-        .unwrap_or(false)
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let zombie = stat
+        .rsplit(')')
+        .next()
+        .is_some_and(|rest| rest.trim_start().starts_with('Z'));
+    let threads = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    !zombie || threads > 1
 }
 
 fn exec_foreground() -> anyhow::Result<u8> {

@@ -90,7 +90,7 @@ pub fn detail_text(d: &SessionDetail) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "conversation {}{} — {}, {} turns, {} tokens, last used {}",
+        "conversation {}{} — {}, {} turn{}, {} tokens, last used {}",
         i.id,
         i.name
             .as_deref()
@@ -98,6 +98,7 @@ pub fn detail_text(d: &SessionDetail) -> String {
             .unwrap_or_default(),
         i.model,
         i.turns,
+        if i.turns == 1 { "" } else { "s" },
         i.tokens,
         render::when(i.last_used)
     );

@@ -930,9 +930,7 @@ impl Engine {
             }
             None => {
                 let info = InstructionsInfo {
-                    note: github_note.or_else(|| {
-                        Some("not fetched from GitHub yet; using codexd's fallback".into())
-                    }),
+                    note: github_note.or_else(|| Some("not fetched from GitHub yet".into())),
                     ..base
                 };
                 with_text(info, &Arc::from(fallback::TEXT))

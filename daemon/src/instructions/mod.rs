@@ -111,10 +111,12 @@ impl Actor for InstructionCacheActor {
         let engine = self.engine.clone();
         // Ends when the watcher (and with it the sender) is dropped with the actor.
         tokio::spawn(async move {
-            while let Some(change) = rx.recv().await {
-                match change {
-                    watch::Change::Overrides => engine.reload_overrides().await,
-                    watch::Change::Cache => engine.check_cache().await,
+            while let Some((overrides, cache)) = watch::next_batch(&mut rx).await {
+                if overrides {
+                    engine.reload_overrides().await;
+                }
+                if cache {
+                    engine.check_cache().await;
                 }
             }
         });

@@ -542,56 +542,47 @@ impl Bench {
                 Target::None,
             )];
         };
-        let by_thread_before = procfs::switches_by_thread(pid);
-        let before = procfs::sample(pid);
+        let before = procfs::ThreadCounters::read(pid);
         std::thread::sleep(Duration::from_secs(secs));
-        let after = procfs::sample(pid);
-        let mut by_thread: Vec<(String, u64)> = procfs::switches_by_thread(pid)
-            .into_iter()
-            .map(|(name, n)| {
-                let was = by_thread_before.get(&name).copied().unwrap_or(0);
-                (name, n.saturating_sub(was))
-            })
-            .filter(|(_, n)| *n > 0)
-            .collect();
-        by_thread.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
-        let who: Vec<String> = by_thread
-            .iter()
-            .take(3)
-            .map(|(name, n)| format!("{name} {n}"))
-            .collect();
-        match (before, after) {
-            (Some(b), Some(a)) => vec![
-                Row::value(
-                    &case,
-                    "ms",
-                    a.cpu_us.saturating_sub(b.cpu_us) as f64 / 1000.0,
-                    Target::AtMost(10.0),
-                    "utime+stime delta (≈ 0 wanted; 10 ms tick resolution)",
-                ),
-                Row::value(
-                    &format!("daemon wakeups over {secs} s"),
-                    "switches",
-                    a.voluntary_switches.saturating_sub(b.voluntary_switches) as f64,
-                    Target::None,
-                    &format!(
-                        "voluntary context switches, all {} threads; most: {}",
-                        a.threads,
-                        if who.is_empty() {
-                            "none".into()
-                        } else {
-                            who.join(", ")
-                        }
-                    ),
-                ),
-            ],
-            _ => vec![Row::not_measured(
+        let after = procfs::ThreadCounters::read(pid);
+        if after.threads.is_empty() {
+            return vec![Row::not_measured(
                 &case,
                 "ms",
                 "daemon exited",
                 Target::None,
-            )],
+            )];
         }
+        let (wakeups, cpu_ns, by_name) = after.since(&before);
+        let who: Vec<String> = by_name
+            .iter()
+            .take(3)
+            .map(|(name, n)| format!("{name} {n}"))
+            .collect();
+        vec![
+            Row::value(
+                &case,
+                "ms",
+                cpu_ns as f64 / 1e6,
+                Target::AtMost(10.0),
+                "sum of per-thread schedstat run time (ns precision); ≈ 0 wanted",
+            ),
+            Row::value(
+                &format!("daemon wakeups over {secs} s"),
+                "switches",
+                wakeups as f64,
+                Target::None,
+                &format!(
+                    "voluntary context switches, {} threads; most: {}",
+                    after.threads.len(),
+                    if who.is_empty() {
+                        "none".into()
+                    } else {
+                        who.join(", ")
+                    }
+                ),
+            ),
+        ]
     }
 }
 

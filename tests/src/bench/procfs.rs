@@ -83,24 +83,60 @@ fn switches(pid: u32) -> (u64, u64) {
         })
 }
 
-/// Voluntary context switches per thread name (threads of one name summed), to see which
-/// part of the process wakes up.
-pub fn switches_by_thread(pid: u32) -> std::collections::BTreeMap<String, u64> {
-    let mut out = std::collections::BTreeMap::new();
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return out;
-    };
-    for t in tasks.flatten() {
-        let name = std::fs::read_to_string(t.path().join("comm"))
-            .map(|n| n.trim().to_owned())
-            .unwrap_or_default();
-        let n = std::fs::read_to_string(t.path().join("status"))
-            .ok()
-            .and_then(|s| status_field(&s, "voluntary_ctxt_switches:"))
-            .unwrap_or(0);
-        *out.entry(name).or_insert(0) += n;
+/// Per-thread counters, keyed by thread id, for deltas over a window. Summing live threads
+/// is not monotone (idle blocking-pool threads exit and take their counts with them), so
+/// compare thread by thread.
+#[derive(Debug, Clone, Default)]
+pub struct ThreadCounters {
+    /// tid → (thread name, voluntary switches, CPU time in ns from `schedstat`).
+    pub threads: std::collections::BTreeMap<u32, (String, u64, u64)>,
+}
+
+impl ThreadCounters {
+    /// Read every thread of `pid`.
+    pub fn read(pid: u32) -> ThreadCounters {
+        let mut threads = std::collections::BTreeMap::new();
+        if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+            for t in tasks.flatten() {
+                let Some(tid) = t.file_name().to_str().and_then(|n| n.parse().ok()) else {
+                    continue;
+                };
+                let name = std::fs::read_to_string(t.path().join("comm"))
+                    .map(|n| n.trim().to_owned())
+                    .unwrap_or_default();
+                let switches = std::fs::read_to_string(t.path().join("status"))
+                    .ok()
+                    .and_then(|s| status_field(&s, "voluntary_ctxt_switches:"))
+                    .unwrap_or(0);
+                let cpu_ns = std::fs::read_to_string(t.path().join("schedstat"))
+                    .ok()
+                    .and_then(|s| s.split_whitespace().next()?.parse().ok())
+                    .unwrap_or(0);
+                threads.insert(tid, (name, switches, cpu_ns));
+            }
+        }
+        ThreadCounters { threads }
     }
-    out
+
+    /// Since `earlier`: total wakeups, total CPU ns, and wakeups per thread name (threads
+    /// that exited in between are missed; threads that started count from zero).
+    pub fn since(&self, earlier: &ThreadCounters) -> (u64, u64, Vec<(String, u64)>) {
+        let mut by_name = std::collections::BTreeMap::<String, u64>::new();
+        let (mut wakeups, mut cpu) = (0, 0);
+        for (tid, (name, sw, ns)) in &self.threads {
+            let (sw0, ns0) = earlier
+                .threads
+                .get(tid)
+                .map_or((0, 0), |(_, sw, ns)| (*sw, *ns));
+            let d = sw.saturating_sub(sw0);
+            wakeups += d;
+            cpu += ns.saturating_sub(ns0);
+            *by_name.entry(name.clone()).or_insert(0) += d;
+        }
+        let mut names: Vec<(String, u64)> = by_name.into_iter().filter(|(_, n)| *n > 0).collect();
+        names.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+        (wakeups, cpu, names)
+    }
 }
 
 /// `USER_HZ`, the unit of `/proc/<pid>/stat` times. It is 100 on every Linux ABI the
