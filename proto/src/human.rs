@@ -11,7 +11,12 @@ pub fn now() -> u64 {
 
 /// "2 h 11 min", "45 s", "3 d 4 h".
 pub fn duration(secs: u64) -> String {
-    let (d, h, m, s) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60, secs % 60);
+    let (d, h, m, s) = (
+        secs / 86_400,
+        secs % 86_400 / 3600,
+        secs % 3600 / 60,
+        secs % 60,
+    );
     match (d, h, m) {
         (0, 0, 0) => format!("{s} s"),
         (0, 0, m) => format!("{m} min"),
@@ -57,7 +62,13 @@ fn local_tm(unix: u64) -> (i32, u32, u32, u32, u32) {
     // SAFETY: zeroed, then filled by the successful localtime_r above.
     #[allow(unsafe_code)]
     let tm = unsafe { tm.assume_init() };
-    (tm.tm_year + 1900, (tm.tm_mon + 1) as u32, tm.tm_mday as u32, tm.tm_hour as u32, tm.tm_min as u32)
+    (
+        tm.tm_year + 1900,
+        (tm.tm_mon + 1) as u32,
+        tm.tm_mday as u32,
+        tm.tm_hour as u32,
+        tm.tm_min as u32,
+    )
 }
 
 #[cfg(test)]

@@ -187,6 +187,18 @@ impl Env {
         run(self.ctl_cmd().args(args))
     }
 
+    /// Run codexctl, but never longer than `limit`: on overrun it is killed and the test
+    /// fails with what it printed so far (a hang is a bug, not a slow pass).
+    #[track_caller]
+    pub fn ctl_within(&self, limit: Duration, args: &[&str]) -> Output {
+        match run_within(self.ctl_cmd().args(args), limit) {
+            Ok(out) => out,
+            Err(partial) => {
+                panic!("codexctl {args:?} did not finish within {limit:?} (killed): {partial:?}")
+            }
+        }
+    }
+
     /// Run codexctl with `input` on stdin.
     pub fn ctl_stdin(&self, args: &[&str], input: &str) -> Output {
         let mut child = self
@@ -337,6 +349,52 @@ pub fn run(cmd: &mut Command) -> Output {
             .output()
             .expect("run command"),
     )
+}
+
+/// Run a command for at most `limit`; `Err` with the partial output (code -1) when it had
+/// to be killed.
+pub fn run_within(cmd: &mut Command, limit: Duration) -> Result<Output, Output> {
+    use std::io::Read as _;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn command");
+    let drain = |r: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_end(&mut buf);
+            }
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    };
+    let out = drain(child.stdout.take().map(|s| Box::new(s) as _));
+    let err = drain(child.stderr.take().map(|s| Box::new(s) as _));
+    let deadline = std::time::Instant::now() + limit;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+        }
+    };
+    let output = Output {
+        code: status.and_then(|s| s.code()).unwrap_or(-1),
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    };
+    if status.is_some() {
+        Ok(output)
+    } else {
+        Err(output)
+    }
 }
 
 fn to_output(out: std::process::Output) -> Output {

@@ -138,7 +138,6 @@ impl Term {
     }
 }
 
-
 /// A daemon signed in at the fakes, the backend answering every suggestion with `command`.
 fn signed_in(command: &str) -> (Env, FakeStack) {
     let stack = FakeStack::start_blocking();

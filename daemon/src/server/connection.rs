@@ -21,7 +21,7 @@ use crate::request::RequestCtx;
 /// Events buffered per request before the actor waits for the client.
 const EVENT_BUFFER: usize = 64;
 /// A connected client that sends nothing between requests for this long is dropped.
-const IDLE_BETWEEN_REQUESTS: Duration = Duration::from_secs(300);
+const IDLE_BETWEEN_REQUESTS: Duration = Duration::from_secs(60);
 
 /// Serve one connection to completion.
 pub async fn serve<S>(stream: S, svc: Arc<Services>)

@@ -154,11 +154,15 @@ impl Handler<StopSession> for SessionActor {
     }
 }
 
-fn storage(what: &str, e: impl std::fmt::Display) -> WireError {
+/// A history read or write failed: name the file, since the fix (free space, a file in the
+/// way of the directory, permissions) is the user's to make there.
+fn storage(what: &str, path: &std::path::Path, e: impl std::fmt::Display) -> WireError {
     WireError::new(
         ErrorCode::Storage,
         format!(
-            "Cannot {what} the conversation history ({e}); check the disk and the permissions of the codexd data directory."
+            "Cannot {what} the conversation history {} ({e}); check free space on that disk and that {} is a directory you can write to. Earlier turns are kept.",
+            path.display(),
+            path.parent().unwrap_or(path).display(),
         ),
     )
 }
@@ -205,12 +209,12 @@ impl Handler<RunTurn> for SessionActor {
                 let p = path.clone();
                 let loaded = tokio::task::spawn_blocking(move || history::load(&p))
                     .await
-                    .map_err(|e| storage("read", e))?
-                    .map_err(|e| storage("read", e))?;
+                    .map_err(|e| storage("read", &path, e))?
+                    .map_err(|e| storage("read", &path, e))?;
                 *slot = Some(loaded);
             }
             let Some(hist) = slot.as_mut() else {
-                return Err(storage("read", "not loaded"));
+                return Err(storage("read", &path, "not loaded"));
             };
             let input = TurnInput {
                 session_id: id.clone(),
@@ -234,8 +238,8 @@ impl Handler<RunTurn> for SessionActor {
             let (p, t, i) = (path.clone(), result.turn.clone(), id.clone());
             let bytes = tokio::task::spawn_blocking(move || history::append(&p, &i, created, &t))
                 .await
-                .map_err(|e| storage("write", e))?
-                .map_err(|e| storage("write", e))?;
+                .map_err(|e| storage("write", &path, e))?
+                .map_err(|e| storage("write", &path, e))?;
             hist.created_at = created;
             hist.bytes = bytes;
             hist.turns.push(result.turn.clone());

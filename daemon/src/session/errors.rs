@@ -300,7 +300,6 @@ fn which_window(
     })
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -148,8 +148,15 @@ pub fn append(path: &Path, id: &str, created_at: u64, turn: &Turn) -> io::Result
         .create(true)
         .mode(0o600)
         .open(path)?;
-    f.write_all(&out)?;
-    f.sync_data()?;
+    let before = f.metadata()?.len();
+    if let Err(e) = f.write_all(&out).and_then(|()| f.sync_data()) {
+        // A full disk can take part of the line: cut it off again, or the next turn's line
+        // would be glued to it and both would be unreadable.
+        if f.set_len(before).and_then(|()| f.sync_data()).is_err() {
+            tracing::warn!(file = %path.display(), "a failed history append could not be undone; the torn line is dropped when the file is next loaded");
+        }
+        return Err(e);
+    }
     let len = f.metadata()?.len();
     if new {
         crate::fsutil::sync_dir(dir)?;

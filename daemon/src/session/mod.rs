@@ -403,13 +403,14 @@ impl Handler<Sessions> for SessionRegistry {
                 let info = index::info(&id, &entry, self.is_active(&id));
                 let path = history::path(&self.spawner.dir, &id);
                 return Box::pin(async move {
+                    let shown = path.display().to_string();
                     let h = tokio::task::spawn_blocking(move || history::load(&path))
                         .await
                         .map_err(|e| WireError::new(ErrorCode::Internal, e.to_string()))?
                         .map_err(|e| {
                             WireError::new(
                                 ErrorCode::Storage,
-                                format!("Cannot read the conversation history ({e})."),
+                                format!("Cannot read the conversation history {shown} ({e}); check that the file and its directory are readable."),
                             )
                         })?;
                     let turns = h

@@ -224,8 +224,12 @@ async fn run_inner(
         let headers = request::headers(&access, &input.session_id);
         if env.request_log.enabled() {
             let pairs = header_pairs(&headers);
-            let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            env.request_log.record(&input.session_id, "request", &pairs, &body.to_string());
+            let pairs: Vec<(&str, &str)> = pairs
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            env.request_log
+                .record(&input.session_id, "request", &pairs, &body.to_string());
         }
         let sent = env
             .http
@@ -265,8 +269,16 @@ async fn run_inner(
             let resp_headers = header_pairs(resp.headers());
             let text = resp.text().await.unwrap_or_default();
             if env.request_log.enabled() {
-                let pairs: Vec<(&str, &str)> = resp_headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-                env.request_log.record(&input.session_id, &format!("response-{status}"), &pairs, &text);
+                let pairs: Vec<(&str, &str)> = resp_headers
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                env.request_log.record(
+                    &input.session_id,
+                    &format!("response-{status}"),
+                    &pairs,
+                    &text,
+                );
             }
             tracing::info!(session = %input.session_id, status, "backend answered with an error");
             match errors::classify_http(status, &text, seen.as_ref(), now) {
@@ -365,7 +377,8 @@ async fn run_inner(
     };
     if env.request_log.enabled() {
         let record = serde_json::json!({ "text": text, "usage": usage, "items": output });
-        env.request_log.record(&input.session_id, "response", &[], &record.to_string());
+        env.request_log
+            .record(&input.session_id, "response", &[], &record.to_string());
     }
     let at = crate::now_unix();
     let limits_now = env.limits.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -397,7 +410,15 @@ async fn run_inner(
 
 /// Header pairs for a request log (redacted by the log itself).
 fn header_pairs(headers: &reqwest::header::HeaderMap) -> Vec<(String, String)> {
-    headers.iter().map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("(binary)").to_string())).collect()
+    headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                v.to_str().unwrap_or("(binary)").to_string(),
+            )
+        })
+        .collect()
 }
 
 async fn notice_retry(

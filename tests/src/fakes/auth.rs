@@ -366,6 +366,11 @@ impl FakeAuth {
         self.shared.registry.live_refresh_token()
     }
 
+    /// What the issuer knows about one refresh token (`None`: never issued here).
+    pub fn refresh_token_state(&self, token: &str) -> Option<super::tokens::RefreshTokenState> {
+        self.shared.registry.refresh_token_state(token)
+    }
+
     /// Token strings passed to successful `/oauth/revoke` calls, in order.
     pub fn revoked_tokens(&self) -> Vec<String> {
         self.with(|s| s.revoked_tokens.clone())

@@ -71,6 +71,25 @@ struct AccessRecord {
 struct RefreshRecord {
     grant: u64,
     used: bool,
+    /// When it was rotated (for crash tests telling "response lost in flight" from "never
+    /// saved").
+    used_at: Option<std::time::Instant>,
+}
+
+/// What the issuer knows about one refresh token (see [`TokenRegistry::refresh_token_state`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefreshTokenState {
+    /// When it was rotated (`None`: still unused).
+    pub used_at: Option<std::time::Instant>,
+    /// Its grant was revoked.
+    pub revoked: bool,
+}
+
+impl RefreshTokenState {
+    /// Unused and its grant alive: a refresh with it would succeed.
+    pub fn usable(&self) -> bool {
+        self.used_at.is_none() && !self.revoked
+    }
 }
 
 /// A freshly minted set of tokens.
@@ -210,6 +229,7 @@ impl TokenRegistry {
         }
         if let Some(rec) = r.refresh.get_mut(refresh_token) {
             rec.used = true;
+            rec.used_at = Some(std::time::Instant::now());
         }
         Ok(mint_in(&mut r, grant, access_lifetime))
     }
@@ -266,6 +286,17 @@ impl TokenRegistry {
         for a in r.access.values_mut() {
             a.exp = a.exp.min(past);
         }
+    }
+
+    /// Whether `token` is a known refresh token, when it was used, and whether its grant is
+    /// revoked; `None` if unknown.
+    pub fn refresh_token_state(&self, token: &str) -> Option<RefreshTokenState> {
+        let r = lock(&self.inner);
+        let rec = r.refresh.get(token)?;
+        Some(RefreshTokenState {
+            used_at: rec.used_at,
+            revoked: r.grants.get(&rec.grant).is_none_or(|g| g.revoked),
+        })
     }
 
     /// Whether the grant of `token` (refresh or access) is revoked; `None` if unknown.
@@ -344,8 +375,14 @@ fn mint_in(r: &mut Registry, grant: u64, access_lifetime: i64) -> TokenSet {
     let refresh_token = random_token("rt_fake_", 32);
     r.access
         .insert(access_token.clone(), AccessRecord { grant, exp });
-    r.refresh
-        .insert(refresh_token.clone(), RefreshRecord { grant, used: false });
+    r.refresh.insert(
+        refresh_token.clone(),
+        RefreshRecord {
+            grant,
+            used: false,
+            used_at: None,
+        },
+    );
     r.refresh_order.push(refresh_token.clone());
     for s in [&id_token, &access_token, &refresh_token] {
         r.secrets.push(s.clone());
