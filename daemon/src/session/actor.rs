@@ -99,11 +99,29 @@ impl Actor for SessionActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let every = (self.idle_stop / 2).clamp(Duration::from_millis(100), Duration::from_secs(30));
-        ctx.run_interval(every, |act, ctx| {
-            if act.live.inflight() == 0 && act.live.idle_for() >= act.idle_stop {
+        self.schedule_idle_check(ctx, self.idle_stop);
+    }
+}
+
+impl SessionActor {
+    /// One timer per actor, not a polling interval: an idle daemon with many conversations
+    /// must not wake up. When it fires, either the conversation has been idle long enough
+    /// (stop) or it checks again when it would be.
+    fn schedule_idle_check(&mut self, ctx: &mut Context<Self>, after: Duration) {
+        ctx.run_later(after, |act, ctx| {
+            let idle = act.live.idle_for();
+            if act.live.inflight() == 0 && idle >= act.idle_stop {
                 tracing::debug!(session = %act.id, "conversation idle; stopping its actor");
                 ctx.stop();
+            } else {
+                let next = if act.live.inflight() > 0 {
+                    act.idle_stop
+                } else {
+                    act.idle_stop
+                        .saturating_sub(idle)
+                        .max(Duration::from_millis(100))
+                };
+                act.schedule_idle_check(ctx, next);
             }
         });
     }
