@@ -49,6 +49,14 @@ fn streams_an_answer_and_continues_the_conversation() {
     let reqs = stack.backend.requests();
     assert_eq!(reqs.len(), 2);
     let second = &reqs[1];
+    // Base instructions travel in `instructions`, never empty.
+    assert!(
+        second.body["instructions"]
+            .as_str()
+            .is_some_and(|i| !i.trim().is_empty()),
+        "{:?}",
+        second.body
+    );
     let input = second.input();
     let kinds: Vec<(&str, &str)> = input
         .iter()

@@ -56,14 +56,20 @@ fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
-/// First line of a failed command's output, for "not measured" reasons.
+/// The last non-empty line of a failed command's output (where CLIs put the actual error,
+/// after any warnings), for "not measured" reasons.
 fn failure(run: &ChildRun) -> String {
     let text = if run.stderr.trim().is_empty() {
         &run.stdout
     } else {
         &run.stderr
     };
-    let line = text.lines().next().unwrap_or("").trim();
+    let line = text
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
     format!("exit {}: {line}", run.code)
 }
 

@@ -860,11 +860,16 @@ async fn responses(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: 
             );
         }
     }
-    for name in ["originator", "session_id"] {
-        let ok = headers
+    let present = |name: &str| {
+        headers
             .get(name)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| !v.trim().is_empty());
+            .is_some_and(|v| !v.trim().is_empty())
+    };
+    for name in ["originator", "session_id"] {
+        // Newer Codex CLIs (0.171) send the session inside `x-codex-window-id` /
+        // `x-codex-turn-metadata` instead; accept that so the bench can run them side by side.
+        let ok = present(name) || (name == "session_id" && present("x-codex-window-id"));
         if !ok {
             return invalid(
                 &format!("Missing required header: {name}"),
@@ -962,8 +967,20 @@ fn validate_body(body: &Value, model: &str, models: &[Value]) -> Result<(), Box<
             None,
         ));
     }
+    // Newer Codex CLIs (0.171) send no `instructions` and put them in developer messages
+    // instead; accept that shape too (codexd's own requests are checked for `instructions` in
+    // tests/tests/ask.rs).
+    let developer_input = body
+        .get("input")
+        .and_then(Value::as_array)
+        .is_some_and(|items| {
+            items
+                .iter()
+                .any(|i| i.get("role").and_then(Value::as_str) == Some("developer"))
+        });
     match body.get("instructions").and_then(Value::as_str) {
         Some(i) if !i.trim().is_empty() => {}
+        None if developer_input && body.get("instructions").is_none() => {}
         _ => {
             return fail(detail(
                 StatusCode::BAD_REQUEST,
