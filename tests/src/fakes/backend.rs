@@ -399,6 +399,8 @@ const KNOWN_ITEM_TYPES: &[&str] = &[
     "local_shell_call",
     "local_shell_call_output",
     "web_search_call",
+    // Sent by the Codex CLI 0.171 (its tool list for the turn).
+    "additional_tools",
 ];
 
 impl FakeBackend {
@@ -1067,7 +1069,7 @@ fn validate_body(body: &Value, model: &str, models: &[Value]) -> Result<(), Box<
         ));
     };
     for (i, item) in input.iter().enumerate() {
-        if let Some(id) = find_id(item) {
+        if let Some(id) = find_id_where(item, &is_server_id) {
             return fail(invalid(
                 &format!(
                     "Item with id '{id}' not found. Items are not persisted when `store` is set \
@@ -1085,18 +1087,36 @@ fn validate_body(body: &Value, model: &str, models: &[Value]) -> Result<(), Box<
 
 /// An `id` anywhere inside `v` (or an `item_reference`), as the real backend cannot resolve
 /// item ids when nothing is stored.
+#[cfg(test)]
 fn find_id(v: &Value) -> Option<String> {
+    find_id_where(v, &|_| true)
+}
+
+/// Ids this fake issued on output items (`msg_fake_…`, `rs_fake_…`): with `store: false`
+/// nothing is persisted, so echoing one fails like the real backend ("Item with id … not
+/// found"). Client-made ids (the Codex CLI 0.171 sends its own `msg_…`/`at_…` ids) are
+/// accepted. codexd sends no ids at all (asserted in tests/tests/ask.rs).
+fn is_server_id(id: &str) -> bool {
+    id.contains("_fake_") || id == "(item_reference)"
+}
+
+fn find_id_where(v: &Value, keep: &dyn Fn(&str) -> bool) -> Option<String> {
     match v {
         Value::Object(m) => {
             if let Some(id) = m.get("id") {
-                return Some(id.as_str().map_or_else(|| id.to_string(), str::to_owned));
+                let id = id.as_str().map_or_else(|| id.to_string(), str::to_owned);
+                if keep(&id) {
+                    return Some(id);
+                }
             }
-            if m.get("type").and_then(Value::as_str) == Some("item_reference") {
+            if m.get("type").and_then(Value::as_str) == Some("item_reference")
+                && keep("(item_reference)")
+            {
                 return Some("(item_reference)".into());
             }
-            m.values().find_map(find_id)
+            m.values().find_map(|v| find_id_where(v, keep))
         }
-        Value::Array(a) => a.iter().find_map(find_id),
+        Value::Array(a) => a.iter().find_map(|v| find_id_where(v, keep)),
         _ => None,
     }
 }
