@@ -162,9 +162,12 @@ pub struct InstructionsArgs {
 /// `models`
 #[derive(Args, Debug)]
 pub struct ModelsArgs {
-    /// Revalidate the catalog now.
+    /// Revalidate the catalogs now.
     #[arg(long)]
     pub refresh: bool,
+    /// Also show hidden models and models your account is not offered.
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// `logs`

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use codexd_proto::conversation::{Effort, Verbosity};
 use serde::{Deserialize, Serialize};
 
 /// The public Codex OAuth client every ChatGPT sign-in uses.
@@ -18,8 +19,14 @@ pub const DEFAULT_GITHUB_API_URL: &str = "https://api.github.com";
 pub const DEFAULT_GITHUB_URL: &str = "https://github.com";
 /// Real raw-file base.
 pub const DEFAULT_GITHUB_RAW_URL: &str = "https://raw.githubusercontent.com";
-/// How codexd identifies itself (`originator` header and authorize parameter).
+/// How codexd identifies itself: the `originator` header on every backend and token call.
 pub const ORIGINATOR: &str = "codexd";
+/// The authorize URL's `originator`: the sign-in server accepts only allow-listed values for
+/// the public Codex client id and dead-ends on its consent page otherwise (upstream.md §1).
+pub const DEFAULT_AUTHORIZE_ORIGINATOR: &str = "codex_cli_rs";
+/// The compatibility version claimed before the release tag is known (a cold cache): the
+/// Codex CLI release this build was checked against. The backend hides models that need more.
+pub const CLIENT_VERSION_FLOOR: &str = "0.171.0";
 
 /// All settings.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -83,6 +90,8 @@ pub struct AuthConfig {
     pub login_timeout_secs: u64,
     /// Refresh when the access token expires within this many seconds.
     pub refresh_margin_secs: u64,
+    /// The authorize URL's `originator` (must be on the sign-in server's allow-list).
+    pub authorize_originator: String,
 }
 
 impl Default for AuthConfig {
@@ -95,6 +104,7 @@ impl Default for AuthConfig {
             revoke_encoding: RevokeEncoding::Json,
             login_timeout_secs: 600,
             refresh_margin_secs: 300,
+            authorize_originator: DEFAULT_AUTHORIZE_ORIGINATOR.into(),
         }
     }
 }
@@ -105,12 +115,18 @@ impl Default for AuthConfig {
 pub struct BackendConfig {
     /// ChatGPT backend base; `/codex/responses`, `/codex/models`, `/wham/usage` hang off it.
     pub url: String,
-    /// Default model.
-    pub model: String,
-    /// Default reasoning effort (`low`, `medium`, `high`, `xhigh`).
-    pub effort: Option<String>,
-    /// Default verbosity (`low`, `medium`, `high`).
-    pub verbosity: Option<String>,
+    /// Default model; unset = the catalog's listed model with the lowest priority.
+    pub model: Option<String>,
+    /// Default reasoning effort (any the model lists in the catalog; clamped to them).
+    pub effort: Option<Effort>,
+    /// Default verbosity (`low`, `medium`, `high`); unset = the model's catalog default.
+    pub verbosity: Option<Verbosity>,
+    /// Reasoning summaries (`auto`, `concise`, `detailed`); unset = only when the model's
+    /// catalog default is not `none` or the client asks for them.
+    pub reasoning_summary: Option<SummaryMode>,
+    /// The compatibility version claimed to the backend (`client_version`, `version`);
+    /// unset = derived from the latest openai/codex release tag.
+    pub client_version: Option<String>,
     /// Give up on a stream after this long without an event.
     pub idle_timeout_secs: u64,
     /// Connect timeout for backend requests.
@@ -121,11 +137,39 @@ impl Default for BackendConfig {
     fn default() -> Self {
         Self {
             url: DEFAULT_BACKEND_URL.into(),
-            model: "gpt-5.2-codex".into(),
+            model: None,
             effort: None,
             verbosity: None,
+            reasoning_summary: None,
+            client_version: None,
             idle_timeout_secs: 300,
             connect_timeout_secs: 15,
+        }
+    }
+}
+
+/// `reasoning.summary` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SummaryMode {
+    /// Let the backend choose.
+    Auto,
+    /// Short summaries.
+    Concise,
+    /// Long summaries.
+    Detailed,
+    /// None, even when a client asks.
+    None,
+}
+
+impl SummaryMode {
+    /// The backend's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SummaryMode::Auto => "auto",
+            SummaryMode::Concise => "concise",
+            SummaryMode::Detailed => "detailed",
+            SummaryMode::None => "none",
         }
     }
 }
@@ -138,10 +182,12 @@ pub struct GitHubConfig {
     pub api_url: String,
     /// Web base (`/{repo}/releases/latest` redirect fallback).
     pub web_url: String,
-    /// Raw file base (`/{repo}/{tag}/codex-rs/core/{file}`).
+    /// Raw file base (`/{repo}/{tag}/{path}`).
     pub raw_url: String,
-    /// Repository holding the prompts.
+    /// Repository holding the catalog and the prompts.
     pub repo: String,
+    /// The model catalog's path in the repository.
+    pub catalog_path: String,
 }
 
 impl Default for GitHubConfig {
@@ -151,6 +197,7 @@ impl Default for GitHubConfig {
             web_url: DEFAULT_GITHUB_URL.into(),
             raw_url: DEFAULT_GITHUB_RAW_URL.into(),
             repo: "openai/codex".into(),
+            catalog_path: "codex-rs/models-manager/models.json".into(),
         }
     }
 }
@@ -303,6 +350,12 @@ impl Config {
                 .collect::<Result<_, _>>()
                 .context("CODEXD_CALLBACK_PORTS must be a comma-separated list of ports")?;
         }
+        if let Some(v) = get("CODEXD_MODEL") {
+            self.backend.model = Some(v);
+        }
+        if let Some(v) = get("CODEXD_CLIENT_VERSION") {
+            self.backend.client_version = Some(v);
+        }
         if let Some(v) = get("CODEXD_CREDENTIALS_STORE") {
             self.auth.credentials_store = match v.as_str() {
                 "auto" => CredentialsStore::Auto,
@@ -319,6 +372,21 @@ impl Config {
             &self.github.raw_url,
         ] {
             url::Url::parse(url).with_context(|| format!("{url:?} is not a valid URL"))?;
+        }
+        if let Some(v) = &self.backend.client_version
+            && codexd_proto::version::parts(v).is_none()
+        {
+            anyhow::bail!(
+                "backend.client_version {v:?} is not a version; write it like \"0.171.0\" (or remove it to follow the latest Codex release)"
+            );
+        }
+        if self
+            .backend
+            .model
+            .as_deref()
+            .is_some_and(|m| m.trim().is_empty())
+        {
+            self.backend.model = None;
         }
         Ok(())
     }

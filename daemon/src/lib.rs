@@ -7,6 +7,8 @@
 //!   connection, and [`server::dispatch`] which routes each request to an actor.
 //! - [`supervisor`] — restarts an actor that panicked or stopped, with its state reloaded.
 //! - [`auth`] — AuthActor: sign-in flows, credential store, refresh, revoke.
+//! - [`backend`] — the one Codex backend client: headers, compatibility version, routing,
+//!   retries, 401 → refresh, SSE parsing, usage headers.
 //! - [`instructions`] — InstructionCacheActor: base instructions from GitHub and the model catalog.
 //! - [`session`] — SessionRegistry and one SessionActor per conversation.
 //! - [`log`] — LogActor: log files, redaction, live stream, request logs.
@@ -15,6 +17,7 @@
 //! - [`secret`], [`fsutil`], [`http`] — small shared pieces.
 
 pub mod auth;
+pub mod backend;
 pub mod config;
 pub mod data;
 pub mod fsutil;

@@ -13,6 +13,8 @@ use interprocess::os::unix::uds_local_socket::tokio::Listener as TokioListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::{AuthActor, AuthDeps};
+use crate::backend::Backend;
+use crate::backend::compat::Compat;
 use crate::config::{Config, config_path};
 use crate::instructions::{InstructionCacheActor, InstructionDeps};
 use crate::log::{LogActor, RequestLog};
@@ -72,12 +74,19 @@ pub fn run(options: Options, activated: Option<OwnedFd>) -> anyhow::Result<()> {
             };
             Supervised::start(ActorKind::Auth, move || AuthActor::new(deps.clone()))
         };
+        let backend = Backend::new(
+            http.clone(),
+            config.clone(),
+            auth.clone(),
+            Compat::new(config.backend.client_version.clone()),
+            request_log.clone(),
+        );
         let instructions = {
             let deps = InstructionDeps {
                 config: config.clone(),
                 paths: paths.clone(),
                 http: http.clone(),
-                auth: auth.clone(),
+                backend: backend.clone(),
             };
             Supervised::start(ActorKind::Instructions, move || {
                 InstructionCacheActor::new(deps.clone())
@@ -87,10 +96,8 @@ pub fn run(options: Options, activated: Option<OwnedFd>) -> anyhow::Result<()> {
             let deps = SessionDeps {
                 config: config.clone(),
                 paths: paths.clone(),
-                http: http.clone(),
-                auth: auth.clone(),
+                backend: backend.clone(),
                 instructions: instructions.clone(),
-                request_log: request_log.clone(),
             };
             Supervised::start(ActorKind::Sessions, move || {
                 SessionRegistry::new(deps.clone())

@@ -2,48 +2,73 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Reasoning effort (`reasoning.effort` in the backend request).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Effort {
-    /// `minimal`
-    Minimal,
-    /// `low`
-    Low,
-    /// `medium`
-    Medium,
-    /// `high`
-    High,
-    /// `xhigh`
-    XHigh,
-}
+/// Reasoning effort (`reasoning.effort`): open-ended, because each model lists its own in the
+/// catalog (today `low` … `xhigh`, `max`, `ultra`; older ones had `minimal`). Whether a model
+/// takes a given effort is the catalog's call, not this type's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Effort(String);
+
+/// The efforts known today, lowest first: used to clamp a wanted effort to the nearest one a
+/// model supports, and offered as completion hints. Others are accepted too.
+pub const KNOWN_EFFORTS: &[&str] = &["minimal", "low", "medium", "high", "xhigh", "max", "ultra"];
 
 impl Effort {
-    /// The backend's spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Effort::Minimal => "minimal",
-            Effort::Low => "low",
-            Effort::Medium => "medium",
-            Effort::High => "high",
-            Effort::XHigh => "xhigh",
-        }
+    /// Parse a spelling: 1–32 characters of `a-z`, `0-9`, `_`, `-` (case-insensitive).
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim().to_ascii_lowercase();
+        let ok = !s.is_empty()
+            && s.len() <= 32
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        ok.then_some(Effort(s))
     }
 
-    /// Parse the backend's spelling.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s.to_ascii_lowercase().as_str() {
-            "minimal" => Effort::Minimal,
-            "low" => Effort::Low,
-            "medium" => Effort::Medium,
-            "high" => Effort::High,
-            "xhigh" => Effort::XHigh,
-            _ => return None,
+    /// The backend's spelling.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Position among [`KNOWN_EFFORTS`] (`None` for an effort this build does not know).
+    pub fn rank(&self) -> Option<usize> {
+        KNOWN_EFFORTS.iter().position(|k| *k == self.0)
+    }
+}
+
+impl std::fmt::Display for Effort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::str::FromStr for Effort {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Effort::parse(s).ok_or_else(|| {
+            format!(
+                "'{s}' is not a reasoning effort (a word such as {}; `codexctl models` lists each model's)",
+                KNOWN_EFFORTS.join(", ")
+            )
         })
+    }
+}
+
+impl TryFrom<String> for Effort {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<Effort> for String {
+    fn from(e: Effort) -> String {
+        e.0
     }
 }
 
 /// Output verbosity (`text.verbosity`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Verbosity {
     /// `low`
     Low,
@@ -71,6 +96,13 @@ impl Verbosity {
             "high" => Verbosity::High,
             _ => return None,
         })
+    }
+}
+
+impl std::str::FromStr for Verbosity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Verbosity::parse(s).ok_or_else(|| format!("'{s}' is not a verbosity (low, medium or high)"))
     }
 }
 
@@ -135,6 +167,8 @@ pub struct AskRequest {
     pub effort: Option<Effort>,
     /// Verbosity override.
     pub verbosity: Option<Verbosity>,
+    /// Ask for reasoning summaries (shown with `ask --reasoning`).
+    pub reasoning_summaries: bool,
     /// Extra developer instructions for this turn.
     pub developer_instructions: Option<String>,
     /// Conversation or shell helper.

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::conversation::Effort;
+use crate::conversation::{Effort, Verbosity};
 
 /// Body of `Request::Instructions`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,8 +23,13 @@ pub enum InstructionSource {
         /// Its path.
         path: String,
     },
-    /// The model catalog entry's `base_instructions`.
-    Catalog,
+    /// The account's live catalog (`/codex/models`): its entry's `base_instructions`.
+    LiveCatalog,
+    /// The catalog file of the openai/codex release (`models.json` at this tag).
+    CatalogFile {
+        /// The release tag.
+        tag: String,
+    },
     /// Fetched from GitHub and fresh.
     GitHub,
     /// Fetched from GitHub earlier; revalidation failed or is pending.
@@ -60,6 +65,28 @@ pub struct InstructionsInfo {
     pub text: Option<String>,
     /// A problem worth showing (rate-limited until …, GitHub unreachable, …).
     pub note: Option<String>,
+    /// The compatibility version sent as `client_version` / `version` (see [`ClientVersion`]).
+    pub client_version: ClientVersion,
+    /// The model was not asked for: it is the default (configured or the catalog's first).
+    pub default_model: bool,
+}
+
+/// The protocol-compatibility level codexd claims to the backend, and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientVersion {
+    /// `0.171.0`
+    pub version: String,
+    /// `backend.client_version`, `release rust-v0.171.0` or `built-in floor`.
+    pub source: String,
+}
+
+/// Which catalog an entry's facts came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ModelSource {
+    /// The account's live `/codex/models` (authoritative for what the account may use).
+    Live,
+    /// The catalog file of the openai/codex release at this tag.
+    CatalogFile(String),
 }
 
 /// One model from the catalog.
@@ -77,14 +104,45 @@ pub struct ModelInfo {
     pub context_window: Option<u64>,
     /// Whether the catalog carries base instructions for it.
     pub has_base_instructions: bool,
+    /// One-line description.
+    pub description: Option<String>,
+    /// `use_responses_lite`: the Responses-Lite request shape.
+    pub lite: bool,
+    /// `minimal_client_version`: the compatibility version the backend wants for it.
+    pub minimal_client_version: Option<String>,
+    /// `visibility == "list"`: offered to people (hidden ones are internal).
+    pub visible: bool,
+    /// `priority`: lower comes first; the lowest listed one is the default model.
+    pub priority: Option<i64>,
+    /// `support_verbosity`
+    pub supports_verbosity: bool,
+    /// `default_verbosity`
+    pub default_verbosity: Option<Verbosity>,
+    /// `default_reasoning_summary` (`none`, `auto`, `concise`, `detailed`).
+    pub default_summary: Option<String>,
+    /// Where these facts came from.
+    pub source: ModelSource,
+}
+
+impl ModelInfo {
+    /// Whether the backend will take this model at compatibility version `client`.
+    pub fn usable_at(&self, client: &str) -> bool {
+        self.minimal_client_version
+            .as_deref()
+            .is_none_or(|min| crate::version::at_least(client, min))
+    }
 }
 
 /// The model catalog.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelCatalog {
-    /// Models, in the backend's order.
+    /// Models by priority (hidden ones included; clients filter on [`ModelInfo::visible`]).
     pub models: Vec<ModelInfo>,
-    /// Where it came from ("backend", "cache", "built-in families").
+    /// The default model (configured, else the listed model with the lowest priority).
+    pub default_model: Option<String>,
+    /// The compatibility version in use.
+    pub client_version: ClientVersion,
+    /// Where it came from (`live catalog`, `catalog file at rust-v…`, both, or `none`).
     pub source: String,
     /// When it was fetched, unix seconds.
     pub fetched_at: Option<u64>,

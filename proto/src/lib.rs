@@ -25,6 +25,7 @@ pub mod logs;
 pub mod message;
 pub mod socket;
 pub mod status;
+pub mod version;
 
 pub use error::{ErrorCode, WireError};
 pub use message::{ClientMessage, Event, Hello, HelloReply, Reply, Request, ServerMessage};

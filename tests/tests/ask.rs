@@ -49,15 +49,16 @@ fn streams_an_answer_and_continues_the_conversation() {
     let reqs = stack.backend.requests();
     assert_eq!(reqs.len(), 2);
     let second = &reqs[1];
-    // Base instructions travel in `instructions`, never empty.
+    // Base instructions travel as the first developer message, never empty.
+    assert!(second.body.get("instructions").is_none());
+    let input = &second.input()[1..];
     assert!(
-        second.body["instructions"]
+        second.input()[0]["content"][0]["text"]
             .as_str()
             .is_some_and(|i| !i.trim().is_empty()),
         "{:?}",
         second.body
     );
-    let input = second.input();
     let kinds: Vec<(&str, &str)> = input
         .iter()
         .map(|i| {
@@ -84,9 +85,9 @@ fn streams_an_answer_and_continues_the_conversation() {
     );
     assert!(!has_id(&second.body), "no item ids are ever sent");
     assert_eq!(second.texts_of("assistant"), vec!["turn 1: hello there"]);
-    let sid = second.header("session_id").unwrap().to_string();
+    let sid = second.header("session-id").unwrap().to_string();
     assert_eq!(second.body["prompt_cache_key"], sid.as_str());
-    assert_eq!(reqs[0].header("session_id"), Some(sid.as_str()));
+    assert_eq!(reqs[0].header("session-id"), Some(sid.as_str()));
     assert_eq!(second.header("originator"), Some("codexd"));
     assert_eq!(second.header("accept"), Some("text/event-stream"));
     assert_eq!(second.body["store"], false);
@@ -517,9 +518,9 @@ fn options_reach_the_request_and_effort_is_clamped_with_a_notice() {
         &env,
         &[
             "--model",
-            "gpt-5.1-codex-mini",
+            "gpt-6.1-terra",
             "--effort",
-            "xhigh",
+            "ultra",
             "--verbosity",
             "low",
             "--instructions-file",
@@ -530,19 +531,28 @@ fn options_reach_the_request_and_effort_is_clamped_with_a_notice() {
     .ok();
     assert!(
         out.stderr
-            .contains("gpt-5.1-codex-mini does not support reasoning effort xhigh; using high"),
+            .contains("gpt-6.1-terra does not support reasoning effort ultra; using xhigh"),
         "{out:?}"
     );
     let req = stack.backend.last_request().unwrap();
-    assert_eq!(req.model(), Some("gpt-5.1-codex-mini"));
-    assert_eq!(req.body["reasoning"]["effort"], "high");
-    assert_eq!(req.body["reasoning"]["summary"], "auto");
+    assert_eq!(req.model(), Some("gpt-6.1-terra"));
+    assert_eq!(req.body["reasoning"]["effort"], "xhigh");
+    assert!(
+        req.body["reasoning"].get("summary").is_none(),
+        "the catalog's summary default is none"
+    );
     assert_eq!(req.body["text"]["verbosity"], "low");
-    assert_eq!(req.texts_of("developer"), vec!["Answer like a pirate."]);
+    assert_eq!(req.texts_of("developer")[1], "Answer like a pirate.");
     // The conversation keeps its model on the next turn; config defaults apply otherwise.
     ask(&env, &["more"]).ok();
     assert_eq!(
         stack.backend.last_request().unwrap().model(),
-        Some("gpt-5.1-codex-mini")
+        Some("gpt-6.1-terra")
+    );
+    // `--reasoning` asks for summaries.
+    ask(&env, &["--reasoning", "think"]).ok();
+    assert_eq!(
+        stack.backend.last_request().unwrap().body["reasoning"]["summary"],
+        "auto"
     );
 }

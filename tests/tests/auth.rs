@@ -179,8 +179,9 @@ fn browser_flow_rejects_wrong_state_keeps_waiting_then_signs_in() {
         .into_owned()
         .collect();
     assert_eq!(q["code_challenge_method"], "S256");
-    assert_eq!(q["originator"], "codexd");
-    assert!(q["redirect_uri"].starts_with("http://localhost:"));
+    // The consent page accepts only allow-listed originators; codexd names itself elsewhere.
+    assert_eq!(q["originator"], "codex_cli_rs");
+    assert!(q["redirect_uri"].starts_with("http://127.0.0.1:"));
     let (code, location, _) = get(&stack, &url);
     assert_eq!(code, 302);
     let callback = location.unwrap();
@@ -197,6 +198,8 @@ fn browser_flow_rejects_wrong_state_keeps_waiting_then_signs_in() {
     let (exit, stdout, stderr) = login.finish();
     assert_eq!(exit, 0, "{stdout}\n{stderr}");
     assert!(stdout.contains("fake.user@example.com"), "{stdout}");
+    let exchange = stack.auth.token_requests().pop().unwrap();
+    assert_eq!(exchange.originator.as_deref(), Some("codexd"));
 
     let auth = status(&env);
     assert_eq!(auth["account"]["email"], "fake.user@example.com");
@@ -307,6 +310,14 @@ fn proactive_refresh_of_short_lived_tokens() {
     assert!(auth["sign_in_again"].is_null(), "{auth}");
     assert!(auth["last_refresh_error"].is_null(), "{auth}");
     assert!(debug_access(&env, false).is_ok());
+    assert!(
+        stack
+            .auth
+            .token_requests()
+            .iter()
+            .filter(|r| r.params.get("grant_type").map(String::as_str) == Some("refresh_token"))
+            .all(|r| r.params["refresh_reason"] == "proactive_expiry")
+    );
 }
 
 #[test]
@@ -337,6 +348,10 @@ fn unauthorized_refreshes_once_and_returns_a_new_token() {
     let (_, after) = debug_access(&env, true).unwrap();
     assert_ne!(before, after);
     assert_eq!(stack.auth.refresh_count(), 1);
+    let refresh = stack.auth.token_requests().pop().unwrap();
+    assert!(refresh.json, "CLI 0.171 sends the refresh as JSON");
+    assert_eq!(refresh.params["refresh_reason"], "unauthorized_recovery");
+    assert_eq!(refresh.originator.as_deref(), Some("codexd"));
     let (_, again) = debug_access(&env, false).unwrap();
     assert_eq!(again, after, "the new token is kept");
 }

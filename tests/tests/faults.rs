@@ -242,9 +242,13 @@ fn github_down_conversations_still_work() {
     assert_eq!(out.ok().stdout.trim(), "turn 1: github is down");
     assert!(took < Duration::from_secs(20), "took {took:?}");
     let sent = stack.backend.last_request().unwrap();
+    assert_eq!(sent.input()[0]["role"], "developer");
     assert!(
-        !sent.body["instructions"].as_str().unwrap_or("").is_empty(),
-        "instructions are always sent"
+        !sent.input()[0]["content"][0]["text"]
+            .as_str()
+            .unwrap_or("")
+            .is_empty(),
+        "base instructions are always sent"
     );
 
     // Cached instructions: GitHub goes down and the daemon restarts; the cached copy is used.

@@ -8,17 +8,25 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use codexd::backend::Backend;
+use codexd::backend::compat::Compat;
 use codexd::config::{Config, InstructionsSource};
+use codexd::instructions::ResolvedInstructions;
 use codexd::instructions::engine::{AccessFn, Clock, Engine, EngineDeps};
 use codexd::instructions::fallback;
+use codexd::log::RequestLog;
 use codexd::paths::Paths;
 use codexd::secret::Secret;
 use codexd_proto::conversation::Effort;
 use codexd_proto::instructions::{InstructionSource, InstructionsRequest};
-use codexd_tests::fakes::github::{DEFAULT_TAG, RateLimitFault, fake_prompt};
+use codexd_tests::fakes::catalog::{
+    self, CATALOG_PATH, CLASSIC_MODEL, DEFAULT_MODEL, FUTURE_MODEL, SMALL_MODEL,
+};
+use codexd_tests::fakes::github::{DEFAULT_TAG, GhRequest, RateLimitFault, fake_prompt};
 use codexd_tests::fakes::{FakeAuth, FakeBackend, FakeGitHub, FakeStack};
 use codexd_tests::harness::{Env, wait_until};
 
+/// A legacy model no catalog lists: its instructions come from a prompt file.
 const MODEL: &str = "gpt-5.2-codex";
 const FILE: &str = "gpt-5.2-codex_prompt.md";
 const API: &str = "/repos/openai/codex/releases/latest";
@@ -83,6 +91,26 @@ impl Rig {
         self.clock.load(Ordering::SeqCst)
     }
 
+    async fn get(&self, model: &str) -> ResolvedInstructions {
+        self.engine.resolve(Some(model)).await.unwrap()
+    }
+
+    /// GitHub requests other than the release catalog's (these tests are about prompt files).
+    fn requests(&self) -> Vec<GhRequest> {
+        self.gh
+            .requests()
+            .into_iter()
+            .filter(|r| !r.path.ends_with(CATALOG_PATH))
+            .collect()
+    }
+
+    fn count(&self, prefix: &str) -> usize {
+        self.requests()
+            .iter()
+            .filter(|r| r.path.starts_with(prefix))
+            .count()
+    }
+
     fn advance(&self, secs: u64) {
         self.clock.fetch_add(secs, Ordering::SeqCst);
     }
@@ -114,12 +142,16 @@ impl Rig {
 
     async fn describe(&self, refresh: bool) -> codexd_proto::instructions::InstructionsInfo {
         self.engine
-            .describe(InstructionsRequest {
-                model: Some(MODEL.into()),
-                show: true,
-                refresh,
-            })
+            .describe(
+                InstructionsRequest {
+                    model: Some(MODEL.into()),
+                    show: true,
+                    refresh,
+                },
+                true,
+            )
             .await
+            .unwrap()
     }
 }
 
@@ -131,12 +163,24 @@ async fn build(
 ) -> Engine {
     let c = clock.clone();
     let clock: Clock = Arc::new(move || c.load(Ordering::SeqCst));
+    let http = codexd::http::client(Duration::from_secs(2)).unwrap();
+    let compat = Compat::new(config.backend.client_version.clone());
+    let backend = access.map(|a| {
+        Backend::new(
+            http.clone(),
+            config.clone(),
+            move || a(),
+            compat.clone(),
+            RequestLog::new(false, root.join("requests"), 0),
+        )
+    });
     let engine = Engine::new(EngineDeps {
         config: config.clone(),
         paths: Paths::under(root),
-        http: codexd::http::client(Duration::from_secs(2)).unwrap(),
+        http,
         clock,
-        access,
+        backend,
+        compat,
     });
     engine.load().await;
     engine
@@ -145,11 +189,11 @@ async fn build(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cold_fetch_then_no_network_within_ttl_then_one_conditional_check() {
     let rig = Rig::new().await;
-    let got = rig.engine.get(MODEL).await;
+    let got = rig.get(MODEL).await;
     assert_eq!(got.source, InstructionSource::GitHub);
     assert_eq!(&*got.text, fake_prompt(DEFAULT_TAG, FILE));
     assert_eq!(got.family, "gpt-5.2-codex");
-    assert_eq!((rig.gh.count(API), rig.gh.count(RAW)), (1, 1));
+    assert_eq!((rig.count(API), rig.count(RAW)), (1, 1));
     assert_eq!(
         std::fs::read_to_string(rig.cached_file()).unwrap(),
         *got.text
@@ -158,20 +202,20 @@ async fn cold_fetch_then_no_network_within_ttl_then_one_conditional_check() {
 
     // Within the TTL: 100 asks, zero requests.
     for _ in 0..100 {
-        rig.engine.get(MODEL).await;
+        rig.get(MODEL).await;
     }
     rig.advance(TTL - 1);
-    rig.engine.get(MODEL).await;
+    rig.get(MODEL).await;
     rig.settle().await;
-    assert_eq!(rig.gh.requests().len(), 2);
+    assert_eq!(rig.requests().len(), 2);
 
     // After the TTL: the stale copy is served at once, one conditional check runs behind it.
     rig.gh.reset_requests();
     rig.advance(2);
-    let stale = rig.engine.get(MODEL).await;
+    let stale = rig.get(MODEL).await;
     assert_eq!(&*stale.text, fake_prompt(DEFAULT_TAG, FILE));
     rig.settle().await;
-    let reqs = rig.gh.requests();
+    let reqs = rig.requests();
     assert_eq!(reqs.len(), 2, "{reqs:?}");
     assert!(
         reqs.iter()
@@ -189,25 +233,25 @@ async fn cold_fetch_then_no_network_within_ttl_then_one_conditional_check() {
 
     // And no further request within the next TTL.
     for _ in 0..100 {
-        rig.engine.get(MODEL).await;
+        rig.get(MODEL).await;
     }
     rig.advance(TTL - 1);
-    rig.engine.get(MODEL).await;
+    rig.get(MODEL).await;
     rig.settle().await;
-    assert_eq!(rig.gh.requests().len(), 2);
+    assert_eq!(rig.requests().len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn content_change_replaces_file_and_tag_change_drops_old_etag() {
     let rig = Rig::new().await;
-    rig.engine.get(MODEL).await;
+    rig.get(MODEL).await;
     let old_etag = rig.cached_meta()["etag"].as_str().unwrap().to_string();
 
     rig.gh.set_file(DEFAULT_TAG, FILE, "CHANGED fake text\n");
     rig.advance(TTL);
-    rig.engine.get(MODEL).await;
+    rig.get(MODEL).await;
     rig.settle().await;
-    let got = rig.engine.get(MODEL).await;
+    let got = rig.get(MODEL).await;
     assert_eq!(&*got.text, "CHANGED fake text\n");
     assert_eq!(
         std::fs::read_to_string(rig.cached_file()).unwrap(),
@@ -218,10 +262,9 @@ async fn content_change_replaces_file_and_tag_change_drops_old_etag() {
     rig.gh.reset_requests();
     rig.gh.set_tag("rust-v0.172.0");
     rig.advance(TTL);
-    rig.engine.get(MODEL).await;
+    rig.get(MODEL).await;
     rig.settle().await;
     let raw: Vec<_> = rig
-        .gh
         .requests()
         .into_iter()
         .filter(|r| r.path.starts_with(RAW))
@@ -232,7 +275,7 @@ async fn content_change_replaces_file_and_tag_change_drops_old_etag() {
         raw[0].if_none_match, None,
         "a new tag must not send the old ETag"
     );
-    let got = rig.engine.get(MODEL).await;
+    let got = rig.get(MODEL).await;
     assert_eq!(&*got.text, fake_prompt("rust-v0.172.0", FILE));
     assert_eq!(rig.cached_meta()["tag"], "rust-v0.172.0");
 }
@@ -240,42 +283,42 @@ async fn content_change_replaces_file_and_tag_change_drops_old_etag() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limit_is_honoured_until_reset() {
     let rig = Rig::new().await;
-    rig.engine.get(MODEL).await;
+    rig.get(MODEL).await;
     let reset_at = rig.now() + TTL + 600;
     rig.gh.set_rate_limited(Some(RateLimitFault::Forbidden {
         reset_at: reset_at as i64,
     }));
     rig.gh.reset_requests();
     rig.advance(TTL);
-    let got = rig.engine.get(MODEL).await;
+    let got = rig.get(MODEL).await;
     assert_eq!(
         &*got.text,
         fake_prompt(DEFAULT_TAG, FILE),
         "stale copy served"
     );
     rig.settle().await;
-    assert_eq!(rig.gh.requests().len(), 1, "one call discovers the limit");
+    assert_eq!(rig.requests().len(), 1, "one call discovers the limit");
 
     // Until the reset: no calls at all, not even for an explicit refresh.
     rig.gh.reset_requests();
     for _ in 0..5 {
         rig.advance(100);
         for _ in 0..20 {
-            assert_eq!(rig.engine.get(MODEL).await.source, InstructionSource::Stale);
+            assert_eq!(rig.get(MODEL).await.source, InstructionSource::Stale);
         }
         rig.settle().await;
     }
     let info = rig.describe(true).await;
     assert_eq!(info.source, InstructionSource::Stale);
     assert!(info.note.unwrap().contains("rate limit"));
-    assert_eq!(rig.gh.requests().len(), 0);
+    assert_eq!(rig.requests().len(), 0);
 
     // After the reset, checks resume and the copy is fresh again.
     rig.gh.clear_faults();
     rig.clock.store(reset_at + 1, Ordering::SeqCst);
-    rig.engine.get(MODEL).await;
+    rig.get(MODEL).await;
     rig.settle().await;
-    assert!(rig.gh.requests().len() >= 2);
+    assert!(rig.requests().len() >= 2);
     let info = rig.describe(false).await;
     assert_eq!(info.source, InstructionSource::GitHub);
     assert_eq!(info.note, None);
@@ -284,33 +327,33 @@ async fn rate_limit_is_honoured_until_reset() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_after_429_and_server_errors_serve_stale_without_hammering() {
     let rig = Rig::new().await;
-    rig.engine.get(MODEL).await;
+    rig.get(MODEL).await;
     rig.gh
         .set_rate_limited(Some(RateLimitFault::TooMany { retry_after: 120 }));
     rig.gh.reset_requests();
     rig.advance(TTL);
-    rig.engine.get(MODEL).await;
+    rig.get(MODEL).await;
     rig.settle().await;
-    assert_eq!(rig.gh.requests().len(), 1);
+    assert_eq!(rig.requests().len(), 1);
     rig.advance(119);
-    rig.engine.get(MODEL).await;
+    rig.get(MODEL).await;
     rig.settle().await;
-    assert_eq!(rig.gh.requests().len(), 1, "Retry-After honoured");
+    assert_eq!(rig.requests().len(), 1, "Retry-After honoured");
 
     // 500s: stale copy, a note, and no retry on every request.
     rig.gh.set_rate_limited(None);
     rig.gh.set_failing(true);
     rig.gh.reset_requests();
     rig.advance(2);
-    rig.engine.get(MODEL).await;
+    rig.get(MODEL).await;
     rig.settle().await;
-    let after_first = rig.gh.requests().len();
+    let after_first = rig.requests().len();
     assert!(after_first >= 1);
     for _ in 0..50 {
-        assert_eq!(rig.engine.get(MODEL).await.source, InstructionSource::Stale);
+        assert_eq!(rig.get(MODEL).await.source, InstructionSource::Stale);
     }
     rig.settle().await;
-    assert_eq!(rig.gh.requests().len(), after_first);
+    assert_eq!(rig.requests().len(), after_first);
     assert!(rig.describe(false).await.note.unwrap().contains("500"));
 }
 
@@ -318,7 +361,7 @@ async fn retry_after_429_and_server_errors_serve_stale_without_hammering() {
 async fn offline_first_run_uses_fallback_then_upgrades() {
     let rig = Rig::new().await;
     rig.gh.stop();
-    let got = rig.engine.get(MODEL).await;
+    let got = rig.get(MODEL).await;
     assert_eq!(got.source, InstructionSource::Fallback);
     assert_eq!(&*got.text, fallback::TEXT);
     let info = rig.describe(false).await;
@@ -327,7 +370,7 @@ async fn offline_first_run_uses_fallback_then_upgrades() {
 
     rig.gh.restart().unwrap();
     rig.advance(60);
-    let got = rig.engine.get(MODEL).await;
+    let got = rig.get(MODEL).await;
     assert_eq!(got.source, InstructionSource::GitHub);
     assert_eq!(&*got.text, fake_prompt(DEFAULT_TAG, FILE));
 }
@@ -338,40 +381,43 @@ async fn concurrent_requests_share_one_github_call() {
     let mut tasks = Vec::new();
     for _ in 0..20 {
         let e = rig.engine.clone();
-        tasks.push(tokio::spawn(async move { e.get(MODEL).await }));
+        tasks.push(tokio::spawn(async move {
+            e.resolve(Some(MODEL)).await.unwrap()
+        }));
     }
     for t in tasks {
         assert_eq!(t.await.unwrap().source, InstructionSource::GitHub);
     }
-    assert_eq!((rig.gh.count(API), rig.gh.count(RAW)), (1, 1));
+    assert_eq!((rig.count(API), rig.count(RAW)), (1, 1));
 
     rig.gh.reset_requests();
     rig.advance(TTL);
     let mut tasks = Vec::new();
     for _ in 0..50 {
         let e = rig.engine.clone();
-        tasks.push(tokio::spawn(async move { e.get(MODEL).await }));
+        tasks.push(tokio::spawn(async move {
+            e.resolve(Some(MODEL)).await.unwrap()
+        }));
     }
     for t in tasks {
         t.await.unwrap();
     }
     rig.settle().await;
-    assert_eq!((rig.gh.count(API), rig.gh.count(RAW)), (1, 1));
+    assert_eq!((rig.count(API), rig.count(RAW)), (1, 1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn corrupted_or_deleted_cache_is_refetched() {
     let mut rig = Rig::new().await;
-    rig.engine.get(MODEL).await;
+    rig.get(MODEL).await;
 
     // Corrupted on disk, then the actor restarts: the copy is refused and fetched in full.
     std::fs::write(rig.cached_file(), "garbage").unwrap();
     rig.restart().await;
     rig.gh.reset_requests();
-    let got = rig.engine.get(MODEL).await;
+    let got = rig.get(MODEL).await;
     assert_eq!(&*got.text, fake_prompt(DEFAULT_TAG, FILE));
     let raw: Vec<_> = rig
-        .gh
         .requests()
         .into_iter()
         .filter(|r| r.path.starts_with(RAW))
@@ -387,13 +433,9 @@ async fn corrupted_or_deleted_cache_is_refetched() {
     std::fs::remove_dir_all(Paths::under(rig.root.path()).instructions_cache_dir()).unwrap();
     rig.gh.reset_requests();
     rig.engine.check_cache().await;
-    assert_eq!(
-        &*rig.engine.get(MODEL).await.text,
-        fake_prompt(DEFAULT_TAG, FILE)
-    );
+    assert_eq!(&*rig.get(MODEL).await.text, fake_prompt(DEFAULT_TAG, FILE));
     rig.settle().await;
     let raw: Vec<_> = rig
-        .gh
         .requests()
         .into_iter()
         .filter(|r| r.path.starts_with(RAW))
@@ -409,11 +451,8 @@ async fn corrupted_or_deleted_cache_is_refetched() {
     rig.engine.purge().await.unwrap();
     assert!(!rig.cached_file().exists());
     rig.gh.reset_requests();
-    assert_eq!(
-        rig.engine.get(MODEL).await.source,
-        InstructionSource::GitHub
-    );
-    assert_eq!(rig.gh.count(RAW), 1);
+    assert_eq!(rig.get(MODEL).await.source, InstructionSource::GitHub);
+    assert_eq!(rig.count(RAW), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -423,26 +462,20 @@ async fn override_wins_and_reloads_and_unknown_models_use_default_family() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("gpt-5.2-codex.md"), "MY OWN instructions v1\n").unwrap();
     rig.engine.reload_overrides().await;
-    let got = rig.engine.get(MODEL).await;
+    let got = rig.get(MODEL).await;
     assert!(matches!(got.source, InstructionSource::Override { .. }));
     assert_eq!(&*got.text, "MY OWN instructions v1\n");
-    assert_eq!(rig.gh.requests().len(), 0, "an override needs no GitHub");
+    assert_eq!(rig.count(RAW), 0, "an override needs no prompt file");
 
     std::fs::write(dir.join("gpt-5.2-codex.md"), "MY OWN instructions v2\n").unwrap();
     rig.engine.reload_overrides().await;
-    assert_eq!(
-        &*rig.engine.get(MODEL).await.text,
-        "MY OWN instructions v2\n"
-    );
+    assert_eq!(&*rig.get(MODEL).await.text, "MY OWN instructions v2\n");
 
     std::fs::remove_file(dir.join("gpt-5.2-codex.md")).unwrap();
     rig.engine.reload_overrides().await;
-    assert_eq!(
-        rig.engine.get(MODEL).await.source,
-        InstructionSource::GitHub
-    );
+    assert_eq!(rig.get(MODEL).await.source, InstructionSource::GitHub);
 
-    let unknown = rig.engine.get("some-future-model").await;
+    let unknown = rig.get("some-future-model").await;
     assert_eq!(unknown.family, "default");
     assert_eq!(&*unknown.text, fake_prompt(DEFAULT_TAG, "prompt.md"));
 }
@@ -453,22 +486,16 @@ async fn source_off_never_contacts_github() {
     let mut config = config_for(&gh, None);
     config.instructions.source = InstructionsSource::Off;
     let rig = Rig::with(gh, Arc::new(config), None).await;
-    let got = rig.engine.get(MODEL).await;
+    let got = rig.get(MODEL).await;
     assert_eq!(got.source, InstructionSource::Fallback);
     let info = rig.describe(true).await;
     assert!(info.note.unwrap().contains("off"));
     assert_eq!(rig.gh.requests().len(), 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn catalog_entries_win_and_are_revalidated_by_etag() {
-    let auth = FakeAuth::start().await.unwrap();
-    let backend = FakeBackend::start_with_registry(auth.registry())
-        .await
-        .unwrap();
-    let gh = FakeGitHub::start().await.unwrap();
+fn signed_in(auth: &FakeAuth) -> AccessFn {
     let tokens = auth.mint_login();
-    let access: AccessFn = Arc::new(move || {
+    Arc::new(move || {
         let t = tokens.clone();
         Box::pin(async move {
             Ok(codexd::auth::Access {
@@ -476,48 +503,178 @@ async fn catalog_entries_win_and_are_revalidated_by_etag() {
                 account_id: t.account_id.unwrap_or_default(),
             })
         })
-    });
+    })
+}
+
+fn efforts(list: &[&str]) -> Vec<Effort> {
+    list.iter().filter_map(|e| Effort::parse(e)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_out_the_release_catalog_picks_the_default_and_its_instructions() {
+    let rig = Rig::new().await;
+    let got = rig.engine.resolve(None).await.unwrap();
+    assert_eq!(
+        got.model, DEFAULT_MODEL,
+        "priority 1 at our version, not {FUTURE_MODEL}"
+    );
+    assert!(got.default_model);
+    assert_eq!(
+        got.source,
+        InstructionSource::CatalogFile {
+            tag: DEFAULT_TAG.into()
+        }
+    );
+    assert_eq!(
+        &*got.text,
+        catalog::fake_base_instructions(DEFAULT_MODEL, DEFAULT_TAG)
+    );
+    let info = got.info.unwrap();
+    assert!(info.lite);
+    assert_eq!(
+        info.supported_efforts,
+        efforts(&["low", "medium", "high", "xhigh", "max", "ultra"])
+    );
+    assert_eq!(got.client_version.version, "0.171.0");
+    assert_eq!(got.client_version.source, format!("release {DEFAULT_TAG}"));
+    // The catalog file was fetched once, at the tag, and is cached like a prompt file.
+    assert_eq!(
+        rig.gh
+            .count(&format!("/openai/codex/{DEFAULT_TAG}/{CATALOG_PATH}")),
+        1
+    );
+    let classic = rig.get(CLASSIC_MODEL).await;
+    assert!(!classic.info.unwrap().lite);
+    assert!(!classic.default_model);
+
+    // The listing: by priority, the default marked, the future model not offered.
+    let listing = rig.engine.models(false).await;
+    assert_eq!(listing.default_model.as_deref(), Some(DEFAULT_MODEL));
+    let offered: Vec<&str> = listing
+        .models
+        .iter()
+        .filter(|m| m.visible)
+        .map(|m| m.slug.as_str())
+        .collect();
+    assert_eq!(offered, vec![DEFAULT_MODEL, SMALL_MODEL, CLASSIC_MODEL]);
+    assert!(listing.source.contains(DEFAULT_TAG), "{}", listing.source);
+
+    // A newer release raises the compatibility version and is fetched anew.
+    rig.gh.set_tag("rust-v9.1.0");
+    rig.advance(TTL);
+    rig.engine.models(true).await;
+    let listing = rig.engine.models(false).await;
+    assert_eq!(listing.client_version.version, "9.1.0");
+    assert_eq!(listing.default_model.as_deref(), Some(FUTURE_MODEL));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_catalog_decides_what_the_account_is_offered() {
+    let auth = FakeAuth::start().await.unwrap();
+    let backend = FakeBackend::start_with_registry(auth.registry())
+        .await
+        .unwrap();
+    let gh = FakeGitHub::start().await.unwrap();
     let config = Arc::new(config_for(&gh, Some(&backend)));
-    let rig = Rig::with(gh, config, Some(access)).await;
+    let live: Vec<_> = catalog::models("live")
+        .into_iter()
+        .filter(|m| m["slug"] == SMALL_MODEL || m["slug"] == CLASSIC_MODEL)
+        .map(|mut m| {
+            m.as_object_mut().unwrap().remove("base_instructions");
+            m
+        })
+        .collect();
+    backend.set_models(live);
+    let rig = Rig::with(gh, config, Some(signed_in(&auth))).await;
 
-    let catalog = rig.engine.models(true).await;
-    assert_eq!(catalog.source, "backend");
-    let first_fetch = catalog.fetched_at;
-    assert_eq!(first_fetch, Some(rig.now()));
-    let m = catalog.models.iter().find(|m| m.slug == MODEL).unwrap();
+    let listing = rig.engine.models(true).await;
+    assert!(listing.source.contains("live"), "{}", listing.source);
+    assert_eq!(listing.default_model.as_deref(), Some(SMALL_MODEL));
     assert_eq!(
-        m.supported_efforts,
-        vec![Effort::Low, Effort::Medium, Effort::High, Effort::XHigh]
+        backend.models_calls(),
+        vec![("0.171.0".to_string(), Some("0.171.0".to_string()))],
+        "client_version and the version header carry the compatibility version"
     );
-    assert_eq!(backend.models_count(), 1);
-
-    // ModelInfo rides along with the instructions.
-    let got = rig.engine.get("gpt-5.1-codex-mini").await;
+    let got = rig.engine.resolve(None).await.unwrap();
+    assert_eq!(got.model, SMALL_MODEL);
+    assert!(got.offered);
+    // The live entry has no base instructions: the release file fills them in.
     assert_eq!(
-        got.model.unwrap().supported_efforts,
-        vec![Effort::Medium, Effort::High]
+        &*got.text,
+        catalog::fake_base_instructions(SMALL_MODEL, DEFAULT_TAG)
     );
+    // Listed in the release file but not offered to this account.
+    assert!(!rig.get(DEFAULT_MODEL).await.offered);
 
     // Within the TTL no catalog call; after it, one conditional call answered 304.
+    let first_fetch = listing.fetched_at;
     rig.engine.models(false).await;
     assert_eq!(backend.models_count(), 1);
     rig.advance(TTL);
     rig.engine.models(false).await;
     rig.settle().await;
     assert_eq!(backend.models_count(), 2);
-    assert_eq!(
-        rig.engine.models(false).await.fetched_at,
-        first_fetch,
-        "answered 304: the body was kept"
-    );
-    assert_eq!(backend.models_count(), 2);
+    assert_eq!(rig.engine.models(false).await.fetched_at, first_fetch);
 
-    // Base instructions in the catalog win over the prompt file.
-    assert!(backend.set_base_instructions(MODEL, Some("CATALOG instructions")));
+    // Live base instructions win over the release file's.
+    assert!(backend.set_base_instructions(SMALL_MODEL, Some("LIVE instructions")));
     let _ = rig.engine.models(true).await;
-    let got = rig.engine.get(MODEL).await;
-    assert_eq!(got.source, InstructionSource::Catalog);
-    assert_eq!(&*got.text, "CATALOG instructions");
+    let got = rig.get(SMALL_MODEL).await;
+    assert_eq!(got.source, InstructionSource::LiveCatalog);
+    assert_eq!(&*got.text, "LIVE instructions");
+
+    // A user's override file (per model) wins over everything.
+    let dir = Paths::under(rig.root.path()).instructions_override_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{SMALL_MODEL}.md")), "MINE\n").unwrap();
+    rig.engine.reload_overrides().await;
+    assert_eq!(&*rig.get(SMALL_MODEL).await.text, "MINE\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configured_model_and_version_override_the_catalog() {
+    let gh = FakeGitHub::start().await.unwrap();
+    let mut config = config_for(&gh, None);
+    config.backend.model = Some(CLASSIC_MODEL.into());
+    config.backend.client_version = Some("0.130.0".into());
+    let rig = Rig::with(gh, Arc::new(config), None).await;
+    let got = rig.engine.resolve(None).await.unwrap();
+    assert_eq!(got.model, CLASSIC_MODEL);
+    assert!(got.default_model);
+    assert_eq!(got.client_version.version, "0.130.0");
+    assert_eq!(got.client_version.source, "backend.client_version");
+    let listing = rig.engine.models(false).await;
+    assert!(
+        listing
+            .models
+            .iter()
+            .any(|m| m.slug == DEFAULT_MODEL && !m.visible),
+        "a model above the configured version is not offered"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_github_stalls_only_the_first_cold_request() {
+    let rig = Rig::new().await;
+    rig.gh.set_delay(Duration::from_secs(40));
+    let started = std::time::Instant::now();
+    let first = rig.engine.resolve(Some(MODEL)).await.unwrap();
+    assert_eq!(first.source, InstructionSource::Fallback);
+    assert!(rig.engine.refreshing(), "the check is still running");
+    // The next requests know the check is slow: they do not wait for it again.
+    let again = std::time::Instant::now();
+    for _ in 0..5 {
+        let got = rig.engine.resolve(Some(MODEL)).await.unwrap();
+        assert_eq!(got.source, InstructionSource::Fallback);
+    }
+    assert!(
+        again.elapsed() < Duration::from_secs(3),
+        "later requests waited {:?} (the first {:?})",
+        again.elapsed(),
+        started.elapsed() - again.elapsed()
+    );
+    let err = rig.engine.resolve(None).await.unwrap_err();
+    assert!(err.message.contains("--model"), "{}", err.message);
 }
 
 // ----- end to end: the real daemon and client ----------------------------------------------
@@ -530,30 +687,42 @@ fn e2e_env(stack: &FakeStack) -> Env {
 fn e2e_instructions_status_show_override_cache_and_restart() {
     let stack = FakeStack::start_blocking();
     let env = e2e_env(&stack);
+    let catalog_file = format!("/openai/codex/{DEFAULT_TAG}/{CATALOG_PATH}");
 
-    // First look: nothing fetched yet, and `--refresh` fetches now.
-    let out = env.ctl(&["instructions", "--refresh", "--json"]).ok();
-    let info = out.json();
-    assert_eq!(info["source"], "GitHub", "{info}");
-    assert_eq!(info["tag"], DEFAULT_TAG);
-    assert_eq!(info["family"], "gpt-5.2-codex");
-    let raw_calls = stack.github.count(RAW);
-    assert_eq!(raw_calls, 1);
+    // A cold cache: `instructions` waits like a request would, and names where things come from.
+    let info = env.ctl(&["instructions", "--json"]).ok().json();
+    assert_eq!(info["model"], DEFAULT_MODEL, "{info}");
+    assert_eq!(info["default_model"], true, "{info}");
+    assert_eq!(info["source"]["CatalogFile"]["tag"], DEFAULT_TAG, "{info}");
+    assert_eq!(info["client_version"]["version"], "0.171.0", "{info}");
+    assert_eq!(stack.github.count(&catalog_file), 1);
 
     let out = env.ctl(&["status"]).ok();
     assert!(
-        out.stdout.contains(&format!("GitHub {DEFAULT_TAG}")) && out.stdout.contains(FILE),
+        out.stdout.contains(DEFAULT_MODEL) && out.stdout.contains(DEFAULT_TAG),
         "{}",
         out.stdout
     );
     let out = env.ctl(&["instructions", "--show"]).ok();
-    assert_eq!(out.stdout, fake_prompt(DEFAULT_TAG, FILE));
-    assert!(out.stderr.contains("sha256"));
+    assert_eq!(
+        out.stdout,
+        catalog::fake_base_instructions(DEFAULT_MODEL, DEFAULT_TAG)
+    );
+    assert!(out.stderr.contains("sha256") && out.stderr.contains("0.171.0"));
+
+    // A legacy model no catalog knows still gets its prompt file.
+    let legacy = env
+        .ctl(&["instructions", "--model", MODEL, "--json"])
+        .ok()
+        .json();
+    assert_eq!(legacy["source"], "GitHub", "{legacy}");
+    assert_eq!(legacy["family"], "gpt-5.2-codex");
 
     // An override file appears while the daemon runs: picked up without a restart.
     let dir = env.config_dir().join("instructions");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("gpt-5.2-codex.md"), "E2E override\n").unwrap();
+    let over = dir.join(format!("{DEFAULT_MODEL}.md"));
+    std::fs::write(&over, "E2E override\n").unwrap();
     assert!(
         wait_until(Duration::from_secs(10), || {
             env.ctl(&["instructions", "--json"]).json()["source"]
@@ -562,34 +731,33 @@ fn e2e_instructions_status_show_override_cache_and_restart() {
         }),
         "override not picked up"
     );
-    std::fs::write(dir.join("gpt-5.2-codex.md"), "E2E override, edited\n").unwrap();
+    std::fs::write(&over, "E2E override, edited\n").unwrap();
     assert!(wait_until(Duration::from_secs(10), || {
         env.ctl(&["instructions", "--show"]).stdout == "E2E override, edited\n"
     }));
-    std::fs::remove_file(dir.join("gpt-5.2-codex.md")).unwrap();
+    std::fs::remove_file(&over).unwrap();
     assert!(wait_until(Duration::from_secs(10), || {
-        env.ctl(&["instructions", "--json"]).json()["source"] == "GitHub"
+        env.ctl(&["instructions", "--json"]).json()["source"]
+            .get("CatalogFile")
+            .is_some()
     }));
 
     // The user deletes the cache: refetched in full, the daemon keeps running.
-    let cached = env.cache_dir().join("instructions/prompts").join(FILE);
+    let cached = env.cache_dir().join("instructions/prompts/models.json");
     assert!(cached.exists());
+    let calls = stack.github.count(&catalog_file);
     std::fs::remove_dir_all(env.cache_dir().join("instructions")).unwrap();
     assert!(
         wait_until(Duration::from_secs(10), || cached.exists()),
         "cache not rewritten"
     );
-    assert_eq!(stack.github.count(RAW), raw_calls + 1);
-    assert_eq!(
-        std::fs::read_to_string(&cached).unwrap(),
-        fake_prompt(DEFAULT_TAG, FILE)
-    );
+    assert_eq!(stack.github.count(&catalog_file), calls + 1);
 
     // A crash of the actor: it comes back with the cache from disk, no new GitHub call.
     stack.github.reset_requests();
     env.ctl(&["debug", "--panic", "instructions"]);
     let info = env.ctl(&["instructions", "--json"]).ok().json();
-    assert_eq!(info["source"], "GitHub", "{info}");
+    assert_eq!(info["model"], DEFAULT_MODEL, "{info}");
     assert_eq!(stack.github.requests().len(), 0);
 
     // `data purge --cache` empties the cache; the next refresh fetches again.
@@ -599,7 +767,7 @@ fn e2e_instructions_status_show_override_cache_and_restart() {
         .ctl(&["instructions", "--refresh", "--json"])
         .ok()
         .json();
-    assert_eq!(info["source"], "GitHub", "{info}");
+    assert_eq!(info["source"]["CatalogFile"]["tag"], DEFAULT_TAG, "{info}");
     assert!(cached.exists());
 }
 
@@ -609,14 +777,16 @@ fn e2e_offline_first_run_then_github_answers() {
     stack.github.stop();
     let env = e2e_env(&stack);
     env.write_config("[instructions]\nttl_secs = 1\n");
+    // Signed out and GitHub down: no catalog, so no default model; a named one falls back.
+    let out = env.ctl(&["instructions", "--refresh", "--json"]);
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("--model"), "{}", out.stderr);
     let info = env
-        .ctl(&["instructions", "--refresh", "--json"])
+        .ctl(&["instructions", "--model", MODEL, "--json"])
         .ok()
         .json();
     assert_eq!(info["source"], "Fallback", "{info}");
-    let out = env.ctl(&["status"]).ok();
-    assert!(out.stdout.contains("codexd fallback"), "{}", out.stdout);
-    let show = env.ctl(&["instructions", "--show"]).ok();
+    let show = env.ctl(&["instructions", "--model", MODEL, "--show"]).ok();
     assert_eq!(show.stdout, fallback::TEXT);
 
     stack.github.restart().unwrap();
@@ -624,13 +794,31 @@ fn e2e_offline_first_run_then_github_answers() {
         .ctl(&["instructions", "--refresh", "--json"])
         .ok()
         .json();
-    assert_eq!(info["source"], "GitHub", "{info}");
+    assert_eq!(info["model"], DEFAULT_MODEL, "{info}");
 }
 
 #[test]
-fn e2e_models_without_sign_in_explains() {
+fn e2e_models_lists_the_catalog_and_marks_the_default() {
     let stack = FakeStack::start_blocking();
     let env = e2e_env(&stack);
-    let out = env.ctl(&["models", "--refresh"]).ok();
+    // Signed out: the release catalog, with a hint to sign in.
+    let out = env.ctl(&["models"]).ok();
+    assert!(
+        out.stdout.contains(&format!("* {DEFAULT_MODEL}")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("[low]") && out.stdout.contains("ultra"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains(FUTURE_MODEL), "{}", out.stdout);
     assert!(out.stdout.contains("codexctl login"), "{}", out.stdout);
+    let all = env.ctl(&["models", "--all"]).ok();
+    assert!(
+        all.stdout.contains(FUTURE_MODEL) && all.stdout.contains("not offered"),
+        "{}",
+        all.stdout
+    );
 }

@@ -384,7 +384,7 @@ fn wrong_version_gets_one_mismatch_frame() {
 mod properties {
     use std::time::Duration;
 
-    use codexd::session::stream::{EventSource, StreamBreak};
+    use codexd::backend::stream::{EventSource, StreamBreak};
     use codexd_proto::ClientMessage;
     use codexd_proto::frame::{FrameError, read_message, tokio_io};
     use proptest::prelude::*;

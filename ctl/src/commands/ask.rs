@@ -76,7 +76,7 @@ fn build_request(args: &AskArgs) -> anyhow::Result<AskRequest> {
         .map(|e| {
             Effort::parse(e).ok_or_else(|| {
                 bad_input(format!(
-                    "'{e}' is not a reasoning effort; use minimal, low, medium, high or xhigh."
+                    "'{e}' is not a reasoning effort; use a word such as low, medium, high, xhigh, max or ultra (`codexctl models` lists each model's)."
                 ))
             })
         })
@@ -119,6 +119,7 @@ fn build_request(args: &AskArgs) -> anyhow::Result<AskRequest> {
         model: args.model.clone(),
         effort,
         verbosity,
+        reasoning_summaries: args.reasoning,
         developer_instructions,
         mode: AskMode::Chat,
     })
@@ -213,7 +214,7 @@ impl Output {
                     name,
                     model,
                     effort,
-                } => json!({"event": "started", "session": session, "name": name, "model": model, "effort": effort.map(Effort::as_str)}),
+                } => json!({"event": "started", "session": session, "name": name, "model": model, "effort": effort.as_ref().map(Effort::as_str)}),
                 AskEvent::TextDelta(d) => json!({"event": "text", "delta": d}),
                 AskEvent::ReasoningDelta(d) => json!({"event": "reasoning", "delta": d}),
                 AskEvent::Notice(m) => json!({"event": "notice", "message": m}),

@@ -39,7 +39,8 @@ pub fn describe(i: &InstructionsInfo) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let w = &mut out;
-    let _ = writeln!(w, "model:        {}", i.model);
+    let default = if i.default_model { " (default)" } else { "" };
+    let _ = writeln!(w, "model:        {}{default}", i.model);
     let _ = writeln!(w, "family:       {} ({})", i.family, i.file);
     let _ = writeln!(
         w,
@@ -68,6 +69,11 @@ pub fn describe(i: &InstructionsInfo) -> String {
     }
     let _ = writeln!(w, "sha256:       {}", i.sha256);
     let _ = writeln!(w, "size:         {}", render::bytes(i.bytes));
+    let _ = writeln!(
+        w,
+        "compat:       {} ({})",
+        i.client_version.version, i.client_version.source
+    );
     if let Some(note) = &i.note {
         let _ = writeln!(w, "note:         {note}");
     }
@@ -86,47 +92,77 @@ pub fn models(args: ModelsArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     if ctx.json {
         render::json(&catalog)?;
     } else {
-        print!("{}", models_text(&catalog));
+        print!("{}", models_text(&catalog, args.all));
     }
     Ok(crate::exit::OK)
 }
 
-/// The human rendering of the catalog.
-pub fn models_text(c: &ModelCatalog) -> String {
+/// The human rendering of the catalog: offered models by priority (all with `all`), the
+/// default marked with `*`.
+pub fn models_text(c: &ModelCatalog, all: bool) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let w = &mut out;
-    for m in &c.models {
-        let efforts: Vec<&str> = m.supported_efforts.iter().map(|e| e.as_str()).collect();
-        let _ = write!(w, "{}", m.slug);
-        if let Some(name) = m.display_name.as_deref().filter(|n| *n != m.slug) {
-            let _ = write!(w, "  ({name})");
-        }
+    let shown: Vec<_> = c.models.iter().filter(|m| all || m.visible).collect();
+    let width = shown.iter().map(|m| m.slug.len()).max().unwrap_or(0);
+    for m in &shown {
+        let mark = if c.default_model.as_deref() == Some(m.slug.as_str()) {
+            '*'
+        } else {
+            ' '
+        };
+        let _ = write!(w, "{mark} {:width$}", m.slug);
+        let efforts: Vec<String> = m
+            .supported_efforts
+            .iter()
+            .map(|e| {
+                if m.default_effort.as_ref() == Some(e) {
+                    format!("[{e}]")
+                } else {
+                    e.to_string()
+                }
+            })
+            .collect();
         if !efforts.is_empty() {
-            let _ = write!(w, "  effort: {}", efforts.join(", "));
-            if let Some(d) = m.default_effort {
-                let _ = write!(w, " (default {})", d.as_str());
-            }
+            let _ = write!(w, "  effort: {}", efforts.join(" "));
         }
         if let Some(cw) = m.context_window {
-            let _ = write!(w, "  context: {cw}");
+            let _ = write!(w, "  context: {}k", cw / 1000);
+        }
+        if all && !m.visible {
+            let _ = write!(w, "  (not offered)");
+        }
+        if let Some(name) = m.display_name.as_deref().filter(|n| *n != m.slug) {
+            let _ = write!(w, "  {name}");
         }
         let _ = writeln!(w);
     }
-    match c.fetched_at {
-        Some(t) => {
-            let _ = writeln!(
-                w,
-                "({} models from the {}, fetched {} ago)",
-                c.models.len(),
-                c.source,
-                render::duration(render::now().saturating_sub(t))
-            );
+    let hidden = c.models.len() - shown.len();
+    let _ = write!(w, "({} models from {}", shown.len(), c.source);
+    if let Some(t) = c.fetched_at {
+        let _ = write!(
+            w,
+            ", fetched {} ago",
+            render::duration(render::now().saturating_sub(t))
+        );
+    }
+    if hidden > 0 {
+        let _ = write!(w, "; {hidden} more with --all");
+    }
+    let _ = writeln!(w, ")");
+    match &c.default_model {
+        Some(d) => {
+            let _ = writeln!(w, "* default: {d}   [..] default effort");
         }
         None => {
-            let _ = writeln!(w, "(no model catalog)");
+            let _ = writeln!(w, "no default model yet");
         }
     }
+    let _ = writeln!(
+        w,
+        "compatibility version: {} ({})",
+        c.client_version.version, c.client_version.source
+    );
     if let Some(note) = &c.note {
         let _ = writeln!(w, "note: {note}");
     }
@@ -137,7 +173,8 @@ pub fn models_text(c: &ModelCatalog) -> String {
 pub fn source_text(source: &InstructionSource, tag: Option<&str>) -> String {
     match source {
         InstructionSource::Override { path } => format!("your override {path}"),
-        InstructionSource::Catalog => "model catalog".into(),
+        InstructionSource::LiveCatalog => "your account's live model catalog".into(),
+        InstructionSource::CatalogFile { tag } => format!("release model catalog at {tag}"),
         InstructionSource::GitHub => format!("GitHub {}", tag.unwrap_or("?")),
         InstructionSource::Stale => format!("GitHub {}, stale", tag.unwrap_or("?")),
         InstructionSource::Fallback => "codexd fallback".into(),

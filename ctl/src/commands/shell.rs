@@ -176,6 +176,7 @@ pub fn suggest(args: SuggestArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         model: None,
         effort: None,
         verbosity: None,
+        reasoning_summaries: false,
         developer_instructions: None,
         mode,
     });

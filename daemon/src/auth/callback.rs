@@ -42,7 +42,7 @@ pub enum CallbackMsg {
 pub struct Listener {
     /// The port it listens on.
     pub port: u16,
-    /// `http://localhost:{port}/auth/callback`.
+    /// `http://127.0.0.1:{port}/auth/callback` (what Codex CLI 0.171 registers).
     pub redirect_uri: String,
     /// Messages for the flow.
     pub rx: mpsc::Receiver<CallbackMsg>,
@@ -94,7 +94,7 @@ pub async fn start(
                 tracing::info!(port, "sign-in callback listener started");
                 return Ok(Listener {
                     port,
-                    redirect_uri: format!("http://localhost:{port}/auth/callback"),
+                    redirect_uri: format!("http://127.0.0.1:{port}/auth/callback"),
                     rx,
                     stop,
                 });

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Access;
 use super::jwt;
-use super::oauth::{OAuth, RefreshFailure, TokenResponse, classify_refresh};
+use super::oauth::{OAuth, RefreshFailure, RefreshReason, TokenResponse, classify_refresh};
 use super::store::{SCHEMA_VERSION, StoredCredentials, Stores};
 use crate::now_unix;
 
@@ -197,7 +197,7 @@ impl Core {
                     let mut st = core.st();
                     st.timer = None;
                     st.backoff_until = None;
-                    core.start_refresh(&mut st)
+                    core.start_refresh(&mut st, RefreshReason::ProactiveExpiry)
                 };
                 if let Some(fut) = fut {
                     let _ = fut.await;
@@ -208,7 +208,7 @@ impl Core {
     }
 
     /// The running refresh, or a new one (None when there is nothing to refresh).
-    fn start_refresh(&self, st: &mut State) -> Option<RefreshFuture> {
+    fn start_refresh(&self, st: &mut State, reason: RefreshReason) -> Option<RefreshFuture> {
         if let Some(f) = &st.refresh {
             return Some(f.clone());
         }
@@ -218,7 +218,7 @@ impl Core {
         }
         let me = self.arc()?;
         let generation = st.generation;
-        let fut = async move { me.do_refresh(generation, creds).await }
+        let fut = async move { me.do_refresh(generation, creds, reason).await }
             .boxed()
             .shared();
         st.refresh = Some(fut.clone());
@@ -231,9 +231,10 @@ impl Core {
         self: Arc<Self>,
         generation: u64,
         old: StoredCredentials,
+        reason: RefreshReason,
     ) -> Result<Access, WireError> {
         tracing::info!(account = %old.account_id, "refreshing the access token");
-        let result = self.oauth.refresh(&old.refresh_token).await;
+        let result = self.oauth.refresh(&old.refresh_token, reason).await;
         let _w = self.write_lock.lock().await;
         match result {
             Ok(resp) => self.refresh_succeeded(generation, old, resp).await,
@@ -379,7 +380,7 @@ impl Core {
             if !due || (backing_off && valid && st.refresh.is_none()) {
                 return Ok(access_of(c));
             }
-            self.start_refresh(&mut st)
+            self.start_refresh(&mut st, RefreshReason::ProactiveExpiry)
                 .ok_or_else(super::not_signed_in)?
         };
         fut.await
@@ -397,7 +398,7 @@ impl Core {
             if c.access_token != *rejected && st.refresh.is_none() {
                 return Ok(access_of(c));
             }
-            self.start_refresh(&mut st)
+            self.start_refresh(&mut st, RefreshReason::UnauthorizedRecovery)
                 .ok_or_else(super::not_signed_in)?
         };
         let access = fut.await?;

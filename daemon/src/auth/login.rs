@@ -143,7 +143,7 @@ pub async fn paste(
     let pkce = Pkce::generate();
     let state = new_state();
     let port = ports.first().copied().unwrap_or(1455);
-    let redirect_uri = format!("http://localhost:{port}/auth/callback");
+    let redirect_uri = format!("http://127.0.0.1:{port}/auth/callback");
     let url = core
         .oauth
         .authorize_url(&redirect_uri, &pkce.challenge, state.expose());

@@ -87,12 +87,39 @@ pub fn classify_refresh(err: &OAuthError) -> RefreshFailure {
         Some("refresh_token_invalidated") => Some("your sign-in was revoked"),
         _ => None,
     };
-    match (reason, err) {
-        (Some(r), _) => RefreshFailure::Permanent(r.into()),
-        (None, OAuthError::Status { status: 401, .. }) => {
+    if let Some(r) = reason {
+        return RefreshFailure::Permanent(r.into());
+    }
+    match err {
+        // 401, or 400 `invalid_grant`: the refresh token is dead, retrying cannot help.
+        OAuthError::Status { status: 401, .. } => {
             RefreshFailure::Permanent(format!("the sign-in server rejected the refresh ({err})"))
         }
+        OAuthError::Status { status: 400, .. } if err.code() == Some("invalid_grant") => {
+            RefreshFailure::Permanent(format!(
+                "the sign-in server no longer accepts this sign-in ({err})"
+            ))
+        }
         _ => RefreshFailure::Transient(err.to_string()),
+    }
+}
+
+/// Why a refresh happens (`refresh_reason`, as Codex CLI 0.171 sends it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshReason {
+    /// The access token is about to expire.
+    ProactiveExpiry,
+    /// The backend answered 401.
+    UnauthorizedRecovery,
+}
+
+impl RefreshReason {
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefreshReason::ProactiveExpiry => "proactive_expiry",
+            RefreshReason::UnauthorizedRecovery => "unauthorized_recovery",
+        }
     }
 }
 
@@ -139,6 +166,7 @@ pub struct OAuth {
     issuer: String,
     client_id: String,
     revoke_encoding: RevokeEncoding,
+    authorize_originator: String,
 }
 
 /// Percent-encode everything but RFC 3986 unreserved characters (space becomes `%20`).
@@ -162,6 +190,7 @@ impl OAuth {
             issuer: cfg.issuer.trim_end_matches('/').to_owned(),
             client_id: cfg.client_id.clone(),
             revoke_encoding: cfg.revoke_encoding,
+            authorize_originator: cfg.authorize_originator.clone(),
         }
     }
 
@@ -182,7 +211,7 @@ impl OAuth {
             ("id_token_add_organizations", "true"),
             ("codex_cli_simplified_flow", "true"),
             ("state", state),
-            ("originator", ORIGINATOR),
+            ("originator", &self.authorize_originator),
         ];
         let query: Vec<String> = params
             .iter()
@@ -233,10 +262,15 @@ impl OAuth {
     }
 
     /// Use a refresh token (single-use: the answer holds its successor).
-    pub async fn refresh(&self, refresh_token: &Secret) -> Result<TokenResponse, OAuthError> {
+    pub async fn refresh(
+        &self,
+        refresh_token: &Secret,
+        reason: RefreshReason,
+    ) -> Result<TokenResponse, OAuthError> {
         let body = serde_json::json!({
             "client_id": self.client_id,
             "grant_type": "refresh_token",
+            "refresh_reason": reason.as_str(),
             "refresh_token": refresh_token.expose(),
         });
         let req = self
@@ -339,7 +373,9 @@ impl OAuth {
 
 /// Send; a non-2xx answer becomes [`OAuthError::Status`] with the server's error fields.
 async fn send(req: reqwest::RequestBuilder) -> Result<Vec<u8>, OAuthError> {
+    // Every token-server call says who we are (upstream.md §1: harnesses identify themselves).
     let resp = req
+        .header("originator", ORIGINATOR)
         .send()
         .await
         .map_err(|e| OAuthError::Network(network_text(&e)))?;
@@ -416,7 +452,7 @@ mod tests {
             "https://auth.openai.com/oauth/authorize?response_type=code&client_id=app_EMoamEEZ73f0CkXaXp7hrann\
              &redirect_uri=http%3A%2F%2Flocalhost%3A1455%2Fauth%2Fcallback&scope=openid%20profile%20email%20offline_access\
              &code_challenge=ch&code_challenge_method=S256&id_token_add_organizations=true\
-             &codex_cli_simplified_flow=true&state=st&originator=codexd"
+             &codex_cli_simplified_flow=true&state=st&originator=codex_cli_rs"
         );
     }
 

@@ -78,7 +78,7 @@ pub fn parse(input: &str) -> Result<Redirect, String> {
             code: Secret::new(code),
             state: state.to_owned(),
         }),
-        _ => Err("paste the whole address your browser ended on (it starts with http://localhost), or code#state".into()),
+        _ => Err("paste the whole address your browser ended on (it starts with http://127.0.0.1 or http://localhost), or code#state".into()),
     }
 }
 

@@ -54,6 +54,9 @@ pub struct CatalogMeta {
     pub last_checked: u64,
     /// SHA-256 of the body.
     pub sha256: String,
+    /// The compatibility version it was asked for with (the backend filters by it).
+    #[serde(default)]
+    pub client_version: Option<String>,
 }
 
 /// A cached file whose content does not match its metadata, or unreadable metadata.

@@ -1,22 +1,13 @@
-//! The model catalog: `GET {backend}/codex/models?client_version=<ours>` with a bearer token
-//! and `If-None-Match`, and parsing its `{"models": [...]}` body into [`ModelInfo`] plus any
-//! `base_instructions`. Unknown fields are ignored; an entry without a slug is skipped.
+//! The model catalog's shape: parsing a `{"models": [...]}` body — the account's live
+//! `/codex/models` (fetched by [`crate::backend::Backend::fetch_models`]) or the release's
+//! `models.json` — into [`ModelInfo`] plus each entry's base instructions. Unknown fields are
+//! ignored; an entry without a slug is skipped.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use codexd_proto::conversation::Effort;
-use codexd_proto::instructions::ModelInfo;
-use reqwest::StatusCode;
-use reqwest::header::{AUTHORIZATION, ETAG, IF_NONE_MATCH};
+use codexd_proto::conversation::{Effort, Verbosity};
+use codexd_proto::instructions::{ModelInfo, ModelSource};
 use serde::Deserialize;
-
-use super::github::Fetched;
-use crate::auth::Access;
-use crate::config::ORIGINATOR;
-
-/// The catalog call gives up after this long.
-const CALL_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// One catalog entry.
 #[derive(Debug, Clone)]
@@ -30,6 +21,9 @@ pub struct CatalogModel {
 /// Why the catalog call failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum CatalogError {
+    /// No usable sign-in (the catalog is per account).
+    #[error("{0}")]
+    NotSignedIn(String),
     /// The backend rejected the token.
     #[error("the backend rejected the sign-in (HTTP {0}); run `codexctl login` if this persists")]
     Unauthorized(u16),
@@ -56,6 +50,8 @@ struct Entry {
     #[serde(default)]
     display_name: Option<String>,
     #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
     default_reasoning_level: Option<String>,
     #[serde(default)]
     supported_reasoning_levels: Vec<Level>,
@@ -63,6 +59,28 @@ struct Entry {
     context_window: Option<u64>,
     #[serde(default)]
     base_instructions: Option<String>,
+    #[serde(default)]
+    model_messages: Option<ModelMessages>,
+    #[serde(default)]
+    use_responses_lite: bool,
+    #[serde(default)]
+    minimal_client_version: Option<String>,
+    #[serde(default)]
+    visibility: Option<String>,
+    #[serde(default)]
+    priority: Option<i64>,
+    #[serde(default)]
+    support_verbosity: bool,
+    #[serde(default)]
+    default_verbosity: Option<String>,
+    #[serde(default)]
+    default_reasoning_summary: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ModelMessages {
+    #[serde(default)]
+    instructions_template: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -72,8 +90,10 @@ enum Level {
     Plain(String),
 }
 
-/// Parse a catalog body. Entries that do not parse are skipped, not fatal.
-pub fn parse(body: &str) -> Result<Vec<CatalogModel>, CatalogError> {
+/// Parse a catalog body (`{"models": [...]}`, as the backend and the release's `models.json`
+/// both have it). Entries that do not parse are skipped, not fatal; so are efforts that are
+/// not plain words.
+pub fn parse(body: &str, source: &ModelSource) -> Result<Vec<CatalogModel>, CatalogError> {
     let body: Body =
         serde_json::from_str(body).map_err(|e| CatalogError::Invalid(e.to_string()))?;
     Ok(body
@@ -82,8 +102,11 @@ pub fn parse(body: &str) -> Result<Vec<CatalogModel>, CatalogError> {
         .filter_map(|v| serde_json::from_value::<Entry>(v).ok())
         .filter(|e| !e.slug.is_empty())
         .map(|e| {
+            // `base_instructions` is the entry's prompt; older catalogs carried it only as the
+            // messages template.
             let base = e
                 .base_instructions
+                .or(e.model_messages.and_then(|m| m.instructions_template))
                 .filter(|b| !b.trim().is_empty())
                 .map(Arc::<str>::from);
             CatalogModel {
@@ -102,6 +125,16 @@ pub fn parse(body: &str) -> Result<Vec<CatalogModel>, CatalogError> {
                         .collect(),
                     context_window: e.context_window,
                     has_base_instructions: base.is_some(),
+                    description: e.description,
+                    lite: e.use_responses_lite,
+                    minimal_client_version: e.minimal_client_version.filter(|v| !v.is_empty()),
+                    // Entries without a visibility are offered (older catalogs had none).
+                    visible: e.visibility.as_deref().is_none_or(|v| v == "list"),
+                    priority: e.priority,
+                    supports_verbosity: e.support_verbosity,
+                    default_verbosity: e.default_verbosity.as_deref().and_then(Verbosity::parse),
+                    default_summary: e.default_reasoning_summary,
+                    source: source.clone(),
                 },
                 base_instructions: base,
             }
@@ -109,78 +142,42 @@ pub fn parse(body: &str) -> Result<Vec<CatalogModel>, CatalogError> {
         .collect())
 }
 
-/// `GET {backend}/codex/models?client_version=..` with `If-None-Match: etag`.
-pub async fn fetch(
-    http: &reqwest::Client,
-    backend_url: &str,
-    access: &Access,
-    etag: Option<&str>,
-) -> Result<Fetched<String>, CatalogError> {
-    let url = format!("{}/codex/models", backend_url.trim_end_matches('/'));
-    let mut req = http
-        .get(url)
-        .query(&[("client_version", env!("CARGO_PKG_VERSION"))])
-        .timeout(CALL_TIMEOUT)
-        .header(AUTHORIZATION, format!("Bearer {}", access.token.expose()))
-        .header("ChatGPT-Account-ID", &access.account_id)
-        .header("originator", ORIGINATOR);
-    if let Some(e) = etag {
-        req = req.header(IF_NONE_MATCH, e);
-    }
-    // Never format the request or a reqwest error with headers: the token is in them.
-    let resp = req.send().await.map_err(|e| {
-        CatalogError::Unreachable(if e.is_timeout() {
-            "timed out".into()
-        } else {
-            "cannot connect".into()
-        })
-    })?;
-    let status = resp.status();
-    if status == StatusCode::NOT_MODIFIED {
-        return Ok(Fetched::NotModified);
-    }
-    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-        return Err(CatalogError::Unauthorized(status.as_u16()));
-    }
-    if !status.is_success() {
-        return Err(CatalogError::Status(status.as_u16()));
-    }
-    let etag = resp
-        .headers()
-        .get(ETAG)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let body = resp
-        .text()
-        .await
-        .map_err(|_| CatalogError::Unreachable("the connection broke".into()))?;
-    parse(&body)?;
-    Ok(Fetched::Fresh { value: body, etag })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn efforts(list: &[&str]) -> Vec<Effort> {
+        list.iter().filter_map(|e| Effort::parse(e)).collect()
+    }
+
     #[test]
     fn parses_upstream_shape_and_skips_junk() {
         let body = r#"{"models":[
-            {"slug":"gpt-5.2-codex","display_name":"GPT-5.2 Codex","default_reasoning_level":"medium",
-             "supported_reasoning_levels":[{"effort":"low","description":"x"},{"effort":"xhigh"},{"effort":"none"}],
-             "context_window":272000,"base_instructions":"Be brief.","extra":1},
+            {"slug":"gpt-6.2-sol","display_name":"GPT-6.2-Sol","default_reasoning_level":"low",
+             "supported_reasoning_levels":[{"effort":"low","description":"x"},{"effort":"max"},{"effort":"ultra"},{"effort":"not a word"}],
+             "context_window":500000,"base_instructions":"Be brief.","extra":1,
+             "use_responses_lite":true,"minimal_client_version":"0.142.2","visibility":"list",
+             "priority":1,"support_verbosity":true,"default_verbosity":"low",
+             "default_reasoning_summary":"none"},
             {"no_slug":true},
-            {"slug":"m2","supported_reasoning_levels":["high"]}
+            {"slug":"m2","supported_reasoning_levels":["high"],"visibility":"hide",
+             "model_messages":{"instructions_template":"from the template"}}
         ]}"#;
-        let models = parse(body).unwrap();
+        let models = parse(body, &ModelSource::Live).unwrap();
         assert_eq!(models.len(), 2);
-        assert_eq!(models[0].info.slug, "gpt-5.2-codex");
-        assert_eq!(
-            models[0].info.supported_efforts,
-            vec![Effort::Low, Effort::XHigh]
-        );
-        assert_eq!(models[0].info.default_effort, Some(Effort::Medium));
-        assert!(models[0].info.has_base_instructions);
-        assert_eq!(models[1].info.supported_efforts, vec![Effort::High]);
-        assert!(parse("not json").is_err());
+        let m = &models[0].info;
+        assert_eq!(m.slug, "gpt-6.2-sol");
+        assert_eq!(m.supported_efforts, efforts(&["low", "max", "ultra"]));
+        assert_eq!(m.default_effort, Effort::parse("low"));
+        assert!(m.has_base_instructions && m.lite && m.visible && m.supports_verbosity);
+        assert_eq!(m.minimal_client_version.as_deref(), Some("0.142.2"));
+        assert_eq!(m.priority, Some(1));
+        assert_eq!(m.default_verbosity, Some(Verbosity::Low));
+        assert_eq!(m.default_summary.as_deref(), Some("none"));
+        let m2 = &models[1];
+        assert_eq!(m2.info.supported_efforts, efforts(&["high"]));
+        assert!(!m2.info.visible && !m2.info.lite);
+        assert_eq!(m2.base_instructions.as_deref(), Some("from the template"));
+        assert!(parse("not json", &ModelSource::Live).is_err());
     }
 }

@@ -1,12 +1,15 @@
-//! The instructions engine: in-memory copies, TTL and stale-while-revalidate, single-flight
-//! refreshes, rate-limit and outage handling (logged once per episode), overrides and the
-//! model catalog. The actor in `mod.rs` is a thin shell around it; tests drive it directly
-//! with fake endpoints and an injected clock.
+//! The instructions engine: which model a turn uses and with which base instructions. It
+//! keeps in-memory copies of the GitHub files (the release's model catalog `models.json` and
+//! the legacy prompt files) and of the account's live catalog, with TTL and
+//! stale-while-revalidate, single-flight refreshes, rate-limit and outage handling (logged
+//! once per episode), and the user's override files. The actor in `mod.rs` is a thin shell
+//! around it; tests drive it directly with fake endpoints and an injected clock.
 //!
 //! Rules: a caller never waits on disk or network when a copy is in memory (revalidation runs
-//! in a spawned task); concurrent callers share one refresh per file; while GitHub's rate
-//! limit is in force no call is made at all; a failed check is retried after a short backoff,
-//! not on every request.
+//! in a spawned task); with no copy at all it waits a few seconds, once — while a check is
+//! known to be failing or slow, it serves what there is at once; concurrent callers share one
+//! refresh per file; while GitHub's rate limit is in force no call is made at all; a failed
+//! check is retried after a short backoff, not on every request.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -14,7 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use codexd_proto::instructions::{
-    InstructionSource, InstructionsInfo, InstructionsRequest, ModelCatalog,
+    InstructionSource, InstructionsInfo, InstructionsRequest, ModelCatalog, ModelSource,
 };
 use codexd_proto::{ErrorCode, WireError};
 use futures_util::FutureExt as _;
@@ -24,18 +27,26 @@ use super::cache::{CatalogMeta, DiskCache, FileMeta, ReleaseMeta, sha256_hex};
 use super::catalog::{self, CatalogError, CatalogModel};
 use super::families::{Families, safe_name};
 use super::github::{Fetched, GitHub, GitHubError};
+use super::merge::Merged;
 use super::{ResolvedInstructions, fallback};
 use crate::auth::Access;
+use crate::backend::Backend;
+use crate::backend::compat::Compat;
 use crate::config::{Config, InstructionsSource};
 use crate::paths::Paths;
 
 /// Current time, unix seconds (injected so tests control the TTL).
 pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
-/// Gets a bearer token for the catalog (the AuthActor in the daemon).
+/// A bearer token source for tests (see [`crate::backend::Tokens`]).
 pub type AccessFn = Arc<dyn Fn() -> BoxFuture<'static, Result<Access, WireError>> + Send + Sync>;
 
-/// A first request with no copy at all waits this long for GitHub before using the fallback.
-const COLD_WAIT: Duration = Duration::from_secs(10);
+/// A first request with no copy at all waits this long for GitHub (and the live catalog)
+/// before using what there is.
+const COLD_WAIT: Duration = Duration::from_secs(5);
+/// The cache key of the release's model catalog among the GitHub files.
+pub const CATALOG_FILE: &str = "models.json";
+/// Most override files read (`<slug>.md` / `<family>.md`).
+const MAX_OVERRIDES: usize = 256;
 /// `--refresh` waits this long for the revalidation.
 const REFRESH_WAIT: Duration = Duration::from_secs(20);
 /// After a failed check, wait at most this long (and at most the TTL) before the next one.
@@ -54,8 +65,10 @@ pub struct EngineDeps {
     pub http: reqwest::Client,
     /// The clock.
     pub clock: Clock,
-    /// Token source for the catalog; `None` disables the catalog.
-    pub access: Option<AccessFn>,
+    /// The backend client, for the account's live catalog; `None` disables it.
+    pub backend: Option<Backend>,
+    /// The compatibility version (learns the release tag from here).
+    pub compat: Compat,
 }
 
 /// Cheap to clone; clones share state.
@@ -97,6 +110,19 @@ struct State {
     force_full: HashSet<String>,
     /// Model names already warned about.
     warned_unknown: HashSet<String>,
+    /// The release's catalog file, parsed (rebuilt when its text changes).
+    file_catalog: Option<FileCatalog>,
+    /// The running release lookup (shared by every file's revalidation).
+    release_flight: Option<Shared<BoxFuture<'static, Result<String, GitHubError>>>>,
+    /// Keys whose first cold wait ran out while their check still runs: later callers do not
+    /// wait for it again (a GitHub that hangs must not stall every request).
+    slow: HashSet<String>,
+}
+
+#[derive(Clone)]
+struct FileCatalog {
+    sha256: String,
+    models: Arc<Vec<CatalogModel>>,
 }
 
 #[derive(Clone)]
@@ -138,6 +164,21 @@ struct Loaded {
     overrides: HashMap<String, Override>,
     release: Option<ReleaseMeta>,
     catalog: Option<Catalog>,
+    file_catalog: Option<FileCatalog>,
+}
+
+/// Parse the release's catalog file (its models carry the tag they were fetched at).
+fn parse_file_catalog(p: &Prompt) -> Option<FileCatalog> {
+    match catalog::parse(&p.text, &ModelSource::CatalogFile(p.meta.tag.clone())) {
+        Ok(models) => Some(FileCatalog {
+            sha256: p.meta.sha256.clone(),
+            models: Arc::new(models),
+        }),
+        Err(e) => {
+            tracing::warn!(error = %e, "the cached release model catalog cannot be read; it will be fetched again");
+            None
+        }
+    }
 }
 
 fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -186,6 +227,15 @@ impl Engine {
         self.inner.deps.config.instructions.source == InstructionsSource::Github
     }
 
+    /// Where a GitHub file lives in the repository: the release catalog, or a prompt file.
+    fn repo_path(&self, file: &str) -> String {
+        if file == CATALOG_FILE {
+            self.inner.deps.config.github.catalog_path.clone()
+        } else {
+            format!("codex-rs/core/{file}")
+        }
+    }
+
     fn state(&self) -> MutexGuard<'_, State> {
         lock(&self.inner.state)
     }
@@ -197,12 +247,16 @@ impl Engine {
         let loaded = tokio::task::spawn_blocking(move || me.read_disk())
             .await
             .unwrap_or_default();
+        if let Some(r) = &loaded.release {
+            self.inner.deps.compat.set_release_tag(&r.tag);
+        }
         {
             let mut st = self.state();
             st.prompts = loaded.prompts;
             st.overrides = loaded.overrides;
             st.release = loaded.release;
             st.catalog = loaded.catalog;
+            st.file_catalog = loaded.file_catalog;
         }
         self.inner.loaded.send_replace(true);
     }
@@ -215,7 +269,9 @@ impl Engine {
     fn read_disk(&self) -> Loaded {
         let cache = &self.inner.cache;
         let mut prompts = HashMap::new();
-        for file in self.inner.families.files() {
+        let mut files = self.inner.families.files();
+        files.push(CATALOG_FILE.to_string());
+        for file in files {
             if !safe_name(&file) {
                 continue;
             }
@@ -237,7 +293,7 @@ impl Engine {
             }
         }
         let catalog = match cache.load_catalog() {
-            Ok(Some((body, meta))) => catalog::parse(&body)
+            Ok(Some((body, meta))) => catalog::parse(&body, &ModelSource::Live)
                 .ok()
                 .map(|models| Catalog { models, meta }),
             Ok(None) => None,
@@ -246,7 +302,11 @@ impl Engine {
                 None
             }
         };
+        let file_catalog = prompts
+            .get(CATALOG_FILE)
+            .and_then(|p: &Prompt| parse_file_catalog(p));
         Loaded {
+            file_catalog,
             prompts,
             overrides: self.read_overrides(),
             release: cache.load_release(),
@@ -254,12 +314,22 @@ impl Engine {
         }
     }
 
+    /// Every `<name>.md` in the override directory: `name` is a model slug or a family.
     fn read_overrides(&self) -> HashMap<String, Override> {
         let mut out = HashMap::new();
-        for family in self.inner.families.family_names() {
-            if !safe_name(&family) {
-                continue;
-            }
+        let names: Vec<String> = std::fs::read_dir(&self.inner.override_dir)
+            .map(|dir| {
+                dir.filter_map(Result::ok)
+                    .filter_map(|e| {
+                        let name = e.file_name().into_string().ok()?;
+                        let stem = name.strip_suffix(".md")?;
+                        safe_name(stem).then(|| stem.to_string())
+                    })
+                    .take(MAX_OVERRIDES)
+                    .collect()
+            })
+            .unwrap_or_default();
+        for family in names {
             let path = self.inner.override_dir.join(format!("{family}.md"));
             let Ok(meta) = std::fs::metadata(&path) else {
                 continue;
@@ -344,80 +414,198 @@ impl Engine {
         }
     }
 
-    /// Instructions for `model`: from memory when a copy exists (a stale copy triggers a
-    /// background revalidation); the first request without any copy waits (bounded) for
-    /// GitHub; the fallback when nothing else is available. Never fails.
-    pub async fn get(&self, model: &str) -> ResolvedInstructions {
+    /// The model a turn uses (`wanted`, else `backend.model`, else the catalog's default) and
+    /// its base instructions: the user's override file (`<slug>.md`, then `<family>.md`),
+    /// else the merged catalog's, else the legacy prompt file, else codexd's fallback. From
+    /// memory when a copy exists (a stale one is revalidated in the background); with no copy
+    /// the first caller waits a few seconds. Fails only when no model can be chosen at all.
+    pub async fn resolve(&self, wanted: Option<&str>) -> Result<ResolvedInstructions, WireError> {
+        self.resolve_with(wanted, true).await
+    }
+
+    /// [`Engine::resolve`]; with `wait` false a cold cache is not waited for.
+    async fn resolve_with(
+        &self,
+        wanted: Option<&str>,
+        wait: bool,
+    ) -> Result<ResolvedInstructions, WireError> {
         self.ready().await;
-        let resolved = self.inner.families.resolve(model);
-        let (family, file) = (resolved.rule.family.clone(), resolved.rule.file.clone());
         self.maybe_refresh_catalog();
-        let catalog_entry = self.catalog_entry(model);
-        if resolved.unknown
-            && catalog_entry.is_none()
-            && self.state().warned_unknown.insert(model.to_string())
-        {
-            tracing::warn!(model, family = %family, "unknown model; using the default family's instructions");
+        if self.github_on() && self.state().prompts.contains_key(CATALOG_FILE) {
+            self.maybe_revalidate(CATALOG_FILE);
         }
-        let info = catalog_entry.as_ref().map(|c| c.info.clone());
-        if let Some(o) = self.state().overrides.get(&family).cloned() {
-            return ResolvedInstructions {
+        let configured = self.inner.deps.config.backend.model.clone();
+        let known = |m: &Merged| match wanted.or(configured.as_deref()) {
+            Some(slug) => m.get(slug).is_some(),
+            None => m.default_slug().is_some(),
+        };
+        if wait && !known(&self.merged()) {
+            self.cold_wait_catalogs().await;
+        }
+        let merged = self.merged();
+        let client_version = self.inner.deps.compat.current();
+        let (model, default_model) = match (wanted, configured) {
+            (Some(m), _) => (m.to_string(), false),
+            (None, Some(m)) => (m, true),
+            (None, None) => match merged.default_slug() {
+                Some(m) => (m.to_string(), true),
+                None => return Err(self.no_default_model()),
+            },
+        };
+        let entry = merged.get(&model).cloned();
+        let resolved = self.inner.families.resolve(&model);
+        let (family, file) = (resolved.rule.family.clone(), resolved.rule.file.clone());
+        if entry.is_none() && self.state().warned_unknown.insert(model.clone()) {
+            tracing::warn!(model, family = %family, "no model catalog lists this model; using its family's prompt file");
+        }
+        let base = ResolvedInstructions {
+            model: model.clone(),
+            default_model,
+            text: Arc::from(fallback::TEXT),
+            family: family.clone(),
+            source: InstructionSource::Fallback,
+            offered: entry.as_ref().is_some_and(|e| e.offered),
+            info: entry.as_ref().map(|e| e.model.info.clone()),
+            client_version,
+        };
+        let over = {
+            let st = self.state();
+            st.overrides
+                .get(&model)
+                .or_else(|| st.overrides.get(&family))
+                .cloned()
+        };
+        if let Some(o) = over {
+            return Ok(ResolvedInstructions {
                 text: o.text,
-                family,
                 source: InstructionSource::Override {
                     path: o.path.display().to_string(),
                 },
-                model: info,
-            };
+                ..base
+            });
         }
-        if let Some(text) = catalog_entry.and_then(|c| c.base_instructions) {
-            return ResolvedInstructions {
-                text,
-                family,
-                source: InstructionSource::Catalog,
-                model: info,
+        if let Some(e) = &entry
+            && let Some(text) = e.model.base_instructions.clone()
+        {
+            let source = match &e.model.info.source {
+                ModelSource::Live => InstructionSource::LiveCatalog,
+                ModelSource::CatalogFile(tag) => {
+                    InstructionSource::CatalogFile { tag: tag.clone() }
+                }
             };
+            return Ok(ResolvedInstructions {
+                text,
+                source,
+                ..base
+            });
         }
         let have_copy = self.state().prompts.contains_key(&file);
         if self.github_on() {
             if have_copy {
                 self.maybe_revalidate(&file);
-            } else if self.may_call_github(&file, self.now()) {
+            } else if !wait {
+                if self.may_call_github(&file, self.now()) {
+                    drop(self.revalidate(&file, false));
+                }
+            } else if self.may_cold_wait(&prompt_key(&file), &file) {
                 let flight = self.revalidate(&file, false);
-                let _ = tokio::time::timeout(COLD_WAIT, flight).await;
+                self.wait_or_mark_slow(flight, &[prompt_key(&file)]).await;
             }
         }
         let now = self.now();
         let st = self.state();
-        match st.prompts.get(&file) {
+        Ok(match st.prompts.get(&file) {
             Some(p) => ResolvedInstructions {
                 text: p.text.clone(),
-                family,
                 source: if self.is_fresh(&p.meta, now) {
                     InstructionSource::GitHub
                 } else {
                     InstructionSource::Stale
                 },
-                model: info,
+                ..base
             },
-            None => ResolvedInstructions {
-                text: fallback::TEXT.into(),
-                family,
-                source: InstructionSource::Fallback,
-                model: info,
-            },
+            None => base,
+        })
+    }
+
+    /// The merged view of both catalogs.
+    pub fn merged(&self) -> Merged {
+        let st = self.state();
+        Merged::new(
+            st.catalog.as_ref().map(|c| c.models.as_slice()),
+            st.file_catalog.as_ref().map(|c| c.models.as_slice()),
+            &self.inner.deps.compat.current().version,
+        )
+    }
+
+    fn no_default_model(&self) -> WireError {
+        let st = self.state();
+        let why = st
+            .catalog_problem
+            .clone()
+            .or_else(|| st.problem.as_ref().map(|p| p.message.clone()))
+            .unwrap_or_else(|| "neither GitHub nor the backend has answered yet".into());
+        WireError::new(
+            ErrorCode::Network,
+            format!(
+                "No model catalog is available yet to pick a default model ({why}). Pass --model, or set backend.model in config.toml; `codexctl models --refresh` tries again."
+            ),
+        )
+    }
+
+    /// With no copy of a catalog, start fetching both and wait (bounded) — unless a check is
+    /// known to be failing or slow, in which case the caller goes on at once.
+    async fn cold_wait_catalogs(&self) {
+        let mut flights = Vec::new();
+        let mut keys = Vec::new();
+        if self.github_on()
+            && !self.state().prompts.contains_key(CATALOG_FILE)
+            && self.may_cold_wait(&prompt_key(CATALOG_FILE), CATALOG_FILE)
+        {
+            flights.push(self.revalidate(CATALOG_FILE, false));
+            keys.push(prompt_key(CATALOG_FILE));
+        }
+        if self.inner.deps.backend.is_some()
+            && self.state().catalog.is_none()
+            && self.may_cold_wait(CATALOG_KEY, "")
+        {
+            flights.push(self.refresh_catalog(false));
+            keys.push(CATALOG_KEY.to_string());
+        }
+        if !flights.is_empty() {
+            self.wait_or_mark_slow(futures_util::future::join_all(flights), &keys)
+                .await;
+        }
+    }
+
+    /// Whether a caller with no copy may wait for `key`'s check: not while it is in its
+    /// retry backoff, rate-limited, or known to be slow.
+    fn may_cold_wait(&self, key: &str, file: &str) -> bool {
+        let now = self.now();
+        let st = self.state();
+        let allowed = if key == CATALOG_KEY {
+            st.retry_at.get(CATALOG_KEY).is_none_or(|t| now >= *t)
+        } else {
+            st.blocked_until.is_none_or(|t| now >= t)
+                && st.retry_at.get(&prompt_key(file)).is_none_or(|t| now >= *t)
+        };
+        allowed && !st.slow.contains(key)
+    }
+
+    async fn wait_or_mark_slow<F: std::future::Future>(&self, flight: F, keys: &[String]) {
+        if tokio::time::timeout(COLD_WAIT, flight).await.is_err() {
+            let mut st = self.state();
+            for k in keys {
+                if st.inflight.contains_key(k) {
+                    tracing::warn!(check = %k, wait_secs = COLD_WAIT.as_secs(), "a check is slow; serving what there is until it ends");
+                    st.slow.insert(k.clone());
+                }
+            }
         }
     }
 
     fn is_fresh(&self, meta: &FileMeta, now: u64) -> bool {
         now < meta.last_checked.saturating_add(self.ttl())
-    }
-
-    fn catalog_entry(&self, model: &str) -> Option<CatalogModel> {
-        self.state()
-            .catalog
-            .as_ref()
-            .and_then(|c| c.models.iter().find(|m| m.info.slug == model).cloned())
     }
 
     /// Whether an automatic (not forced) check of `file` may call GitHub now.
@@ -456,7 +644,9 @@ impl Engine {
         let (file, k) = (file.to_string(), key.clone());
         let flight = async move {
             me.revalidate_now(&file, force).await;
-            me.state().inflight.remove(&k);
+            let mut st = me.state();
+            st.inflight.remove(&k);
+            st.slow.remove(&k);
         }
         .boxed()
         .shared();
@@ -496,11 +686,24 @@ impl Engine {
                 None => (None, false),
             }
         };
-        let result = self
+        let path = self.repo_path(file);
+        let result = match self
             .inner
             .github
-            .file(&tag, file, etag.as_deref(), now)
-            .await;
+            .file(&tag, &path, etag.as_deref(), now)
+            .await
+        {
+            // The catalog file must parse before it replaces a copy that does.
+            Ok(Fetched::Fresh { value, .. })
+                if file == CATALOG_FILE && catalog::parse(&value, &ModelSource::Live).is_err() =>
+            {
+                Err(GitHubError::Invalid {
+                    what: path.clone(),
+                    detail: "not a model catalog".into(),
+                })
+            }
+            other => other,
+        };
         match result {
             Ok(Fetched::NotModified) if had_copy => {
                 let meta = {
@@ -528,7 +731,7 @@ impl Engine {
                 let meta = FileMeta {
                     etag,
                     tag: tag.clone(),
-                    url: self.inner.github.file_url(&tag, file),
+                    url: self.inner.github.file_url(&tag, &path),
                     last_checked: now,
                     fetched_at: now,
                     sha256: sha256_hex(value.as_bytes()),
@@ -543,13 +746,22 @@ impl Engine {
                     if changed {
                         tracing::info!(file, tag = %tag, "instructions fetched from GitHub");
                     }
-                    st.prompts.insert(
-                        file.to_string(),
-                        Prompt {
-                            text: text.clone(),
-                            meta: meta.clone(),
-                        },
-                    );
+                    let prompt = Prompt {
+                        text: text.clone(),
+                        meta: meta.clone(),
+                    };
+                    if file == CATALOG_FILE
+                        && st
+                            .file_catalog
+                            .as_ref()
+                            .is_none_or(|c| c.sha256 != meta.sha256)
+                    {
+                        st.file_catalog = parse_file_catalog(&prompt);
+                        if let Some(c) = &st.file_catalog {
+                            tracing::info!(models = c.models.len(), tag = %tag, "release model catalog loaded");
+                        }
+                    }
+                    st.prompts.insert(file.to_string(), prompt);
                 }
                 self.persist(file, Some(text), meta).await;
                 self.state().force_full.remove(file);
@@ -562,13 +774,36 @@ impl Engine {
     /// The latest release tag: from memory within the TTL, else a conditional API call, else
     /// the web redirect.
     async fn resolve_tag(&self, force: bool, now: u64) -> Result<String, GitHubError> {
+        let flight = {
+            let mut st = self.state();
+            if let Some(r) = &st.release
+                && !force
+                && now < r.last_checked.saturating_add(self.ttl())
+            {
+                return Ok(r.tag.clone());
+            }
+            // One release lookup at a time: the catalog file and a prompt file expire together.
+            match &st.release_flight {
+                Some(f) => f.clone(),
+                None => {
+                    let me = self.clone();
+                    let f = async move {
+                        let r = me.lookup_tag(now).await;
+                        me.state().release_flight = None;
+                        r
+                    }
+                    .boxed()
+                    .shared();
+                    st.release_flight = Some(f.clone());
+                    f
+                }
+            }
+        };
+        flight.await
+    }
+
+    async fn lookup_tag(&self, now: u64) -> Result<String, GitHubError> {
         let release = self.state().release.clone();
-        if let Some(r) = &release
-            && !force
-            && now < r.last_checked.saturating_add(self.ttl())
-        {
-            return Ok(r.tag.clone());
-        }
         let gh = &self.inner.github;
         let etag = release.as_ref().and_then(|r| r.etag.clone());
         let fresh = match gh.latest_tag(etag.as_deref(), now).await {
@@ -593,6 +828,7 @@ impl Engine {
         if release.as_ref().is_some_and(|r| r.tag != fresh.tag) {
             tracing::info!(old = %release.as_ref().map(|r| r.tag.as_str()).unwrap_or(""), new = %fresh.tag, "new openai/codex release");
         }
+        self.inner.deps.compat.set_release_tag(&fresh.tag);
         self.state().release = Some(fresh.clone());
         let cache = self.inner.cache.clone();
         let to_store = fresh.clone();
@@ -654,6 +890,7 @@ impl Engine {
         }
         let backoff = self.ttl().clamp(1, MAX_RETRY_BACKOFF);
         st.retry_at.insert(prompt_key(file), now + backoff);
+        st.slow.remove(&prompt_key(file));
         if st.problem.as_ref().is_none_or(|p| p.kind != kind) {
             tracing::warn!(problem = %message, "instructions: GitHub check failed");
         }
@@ -672,16 +909,18 @@ impl Engine {
     // ----- catalog -----------------------------------------------------------------------
 
     fn catalog_due(&self, now: u64) -> bool {
+        let version = self.inner.deps.compat.current().version;
         let st = self.state();
-        let stale = st
-            .catalog
-            .as_ref()
-            .is_none_or(|c| now >= c.meta.last_checked.saturating_add(self.ttl()));
+        let stale = st.catalog.as_ref().is_none_or(|c| {
+            now >= c.meta.last_checked.saturating_add(self.ttl())
+                // Asked at another compatibility level: the backend may offer other models.
+                || c.meta.client_version.as_deref() != Some(version.as_str())
+        });
         stale && st.retry_at.get(CATALOG_KEY).is_none_or(|t| now >= *t)
     }
 
     fn maybe_refresh_catalog(&self) {
-        if self.inner.deps.access.is_some() && self.catalog_due(self.now()) {
+        if self.inner.deps.backend.is_some() && self.catalog_due(self.now()) {
             drop(self.refresh_catalog(false));
         }
     }
@@ -694,7 +933,9 @@ impl Engine {
         let me = self.clone();
         let flight = async move {
             me.refresh_catalog_now(force).await;
-            me.state().inflight.remove(CATALOG_KEY);
+            let mut st = me.state();
+            st.inflight.remove(CATALOG_KEY);
+            st.slow.remove(CATALOG_KEY);
         }
         .boxed()
         .shared();
@@ -705,7 +946,7 @@ impl Engine {
     }
 
     async fn refresh_catalog_now(&self, force: bool) {
-        let Some(access_fn) = self.inner.deps.access.clone() else {
+        let Some(backend) = self.inner.deps.backend.clone() else {
             return;
         };
         let now = self.now();
@@ -713,31 +954,16 @@ impl Engine {
             return;
         }
         let backoff = self.ttl().clamp(1, MAX_RETRY_BACKOFF);
-        let access = match access_fn().await {
-            Ok(a) => a,
-            Err(e) => {
-                let mut st = self.state();
-                st.retry_at.insert(CATALOG_KEY.into(), now + backoff);
-                st.catalog_problem = Some(if e.code == ErrorCode::NotSignedIn {
-                    "not signed in: run `codexctl login` to load the model catalog".into()
-                } else {
-                    format!("cannot get a token for the model catalog: {}", e.message)
-                });
-                return;
-            }
+        let version = self.inner.deps.compat.current().version;
+        let etag = {
+            let st = self.state();
+            // A catalog asked for at another compatibility level is fetched anew.
+            st.catalog
+                .as_ref()
+                .filter(|c| c.meta.client_version.as_deref() == Some(version.as_str()))
+                .and_then(|c| c.meta.etag.clone())
         };
-        let etag = self
-            .state()
-            .catalog
-            .as_ref()
-            .and_then(|c| c.meta.etag.clone());
-        let result = catalog::fetch(
-            &self.inner.deps.http,
-            &self.inner.deps.config.backend.url,
-            &access,
-            etag.as_deref(),
-        )
-        .await;
+        let result = backend.fetch_models(etag.as_deref()).await;
         let store: Option<(Option<String>, CatalogMeta)> = match result {
             Ok(Fetched::NotModified) => {
                 let mut st = self.state();
@@ -746,26 +972,38 @@ impl Engine {
                     (None, c.meta.clone())
                 })
             }
-            Ok(Fetched::Fresh { value, etag }) => match catalog::parse(&value) {
-                Ok(models) => {
-                    let meta = CatalogMeta {
-                        etag,
-                        fetched_at: now,
-                        last_checked: now,
-                        sha256: sha256_hex(value.as_bytes()),
-                    };
-                    tracing::info!(models = models.len(), "model catalog loaded");
-                    self.state().catalog = Some(Catalog {
-                        models,
-                        meta: meta.clone(),
-                    });
-                    Some((Some(value), meta))
+            Ok(Fetched::Fresh { value, etag }) => {
+                match catalog::parse(&value, &ModelSource::Live) {
+                    Ok(models) => {
+                        let meta = CatalogMeta {
+                            etag,
+                            fetched_at: now,
+                            last_checked: now,
+                            sha256: sha256_hex(value.as_bytes()),
+                            client_version: Some(version),
+                        };
+                        tracing::info!(models = models.len(), "the account's model catalog loaded");
+                        self.state().catalog = Some(Catalog {
+                            models,
+                            meta: meta.clone(),
+                        });
+                        Some((Some(value), meta))
+                    }
+                    Err(e) => {
+                        self.catalog_failed(e, now, backoff);
+                        None
+                    }
                 }
-                Err(e) => {
-                    self.catalog_failed(e, now, backoff);
-                    None
-                }
-            },
+            }
+            Err(CatalogError::NotSignedIn(_)) => {
+                let mut st = self.state();
+                st.retry_at.insert(CATALOG_KEY.into(), now + backoff);
+                st.catalog_problem = Some(
+                    "not signed in: the release catalog is used; run `codexctl login` to load your account's"
+                        .into(),
+                );
+                None
+            }
             Err(e) => {
                 self.catalog_failed(e, now, backoff);
                 None
@@ -801,141 +1039,175 @@ impl Engine {
         st.catalog_problem = Some(message);
     }
 
-    /// `codexctl models`.
+    /// `codexctl models`: the merged catalog by priority, the default model and the
+    /// compatibility version. With `refresh`, both catalogs are revalidated first.
     pub async fn models(&self, refresh: bool) -> ModelCatalog {
         self.ready().await;
-        if refresh && self.inner.deps.access.is_some() {
-            self.state().retry_at.remove(CATALOG_KEY);
-            let _ = tokio::time::timeout(REFRESH_WAIT, self.refresh_catalog(true)).await;
+        if refresh {
+            let mut flights = Vec::new();
+            if self.inner.deps.backend.is_some() {
+                self.state().retry_at.remove(CATALOG_KEY);
+                flights.push(self.refresh_catalog(true));
+            }
+            if self.github_on() {
+                self.state().retry_at.remove(&prompt_key(CATALOG_FILE));
+                flights.push(self.revalidate(CATALOG_FILE, true));
+            }
+            let _ =
+                tokio::time::timeout(REFRESH_WAIT, futures_util::future::join_all(flights)).await;
         } else {
             self.maybe_refresh_catalog();
+            if self.github_on() && self.state().prompts.contains_key(CATALOG_FILE) {
+                self.maybe_revalidate(CATALOG_FILE);
+            } else {
+                self.cold_wait_catalogs().await;
+            }
         }
+        let merged = self.merged();
+        let default_model = self
+            .inner
+            .deps
+            .config
+            .backend
+            .model
+            .clone()
+            .or_else(|| merged.default_slug().map(str::to_owned));
         let st = self.state();
-        match &st.catalog {
-            Some(c) => ModelCatalog {
-                models: c.models.iter().map(|m| m.info.clone()).collect(),
-                source: "backend".into(),
-                fetched_at: Some(c.meta.fetched_at),
-                note: st.catalog_problem.clone(),
-            },
-            None => ModelCatalog {
-                models: Vec::new(),
-                source: "none".into(),
-                fetched_at: None,
-                note: Some(st.catalog_problem.clone().unwrap_or_else(|| {
-                    "the model catalog has not been loaded yet; try `codexctl models --refresh`"
-                        .into()
-                })),
-            },
+        let live = st.catalog.as_ref();
+        let file_tag = st
+            .prompts
+            .get(CATALOG_FILE)
+            .filter(|_| st.file_catalog.is_some())
+            .map(|p| p.meta.tag.clone());
+        let source = match (live.is_some(), &file_tag) {
+            (true, Some(tag)) => {
+                format!("your account's live catalog, with the release catalog at {tag}")
+            }
+            (true, None) => "your account's live catalog".into(),
+            (false, Some(tag)) => {
+                format!("the release catalog at {tag} (sign in for your account's)")
+            }
+            (false, None) => "none".into(),
+        };
+        let note = st.catalog_problem.clone().or_else(|| {
+            merged.is_empty().then(|| {
+                st.problem
+                    .as_ref()
+                    .map(|p| p.message.clone())
+                    .unwrap_or_else(|| {
+                        "no model catalog has been loaded yet; try `codexctl models --refresh`"
+                            .into()
+                    })
+            })
+        });
+        ModelCatalog {
+            models: merged
+                .models
+                .iter()
+                .map(|m| {
+                    let mut info = m.model.info.clone();
+                    // Hidden, or not offered to this account: shown only with --all.
+                    info.visible = info.visible && m.offered;
+                    info
+                })
+                .collect(),
+            default_model,
+            client_version: self.inner.deps.compat.current(),
+            source,
+            fetched_at: live.map(|c| c.meta.fetched_at),
+            note,
         }
     }
 
     // ----- describe / purge --------------------------------------------------------------
 
-    /// `codexctl instructions` and the status line. Without `refresh` it answers from memory
-    /// (a due revalidation starts in the background); with it, it waits for a revalidation.
-    pub async fn describe(&self, req: InstructionsRequest) -> InstructionsInfo {
+    /// `codexctl instructions` and the status line: which model, which instructions, from
+    /// where. With `wait` it resolves like a turn does (a cold cache is waited for, a few
+    /// seconds); without (the status line) it answers from memory at once. With `refresh` the
+    /// catalogs and the model's prompt file are revalidated first.
+    pub async fn describe(
+        &self,
+        req: InstructionsRequest,
+        wait: bool,
+    ) -> Result<InstructionsInfo, WireError> {
         self.ready().await;
-        let model = req
-            .model
-            .clone()
-            .unwrap_or_else(|| self.inner.deps.config.backend.model.clone());
-        let resolved = self.inner.families.resolve(&model);
-        let (family, file) = (resolved.rule.family, resolved.rule.file);
         if req.refresh {
-            if self.github_on() {
-                self.state().retry_at.remove(&prompt_key(&file));
-                let _ = tokio::time::timeout(REFRESH_WAIT, self.revalidate(&file, true)).await;
-            }
-            if self.inner.deps.access.is_some() {
-                self.state().retry_at.remove(CATALOG_KEY);
-                let _ = tokio::time::timeout(REFRESH_WAIT, self.refresh_catalog(true)).await;
-            }
+            let _ = self.models(true).await;
         }
-        let catalog_entry = self.catalog_entry(&model);
-        let needs_file = !self.state().overrides.contains_key(&family)
-            && catalog_entry
-                .as_ref()
-                .is_none_or(|c| c.base_instructions.is_none());
-        if !req.refresh && needs_file && self.github_on() {
-            self.maybe_revalidate(&file);
+        let resolved = self.resolve_with(req.model.as_deref(), wait).await?;
+        let file = self.inner.families.resolve(&resolved.model).rule.file;
+        if req.refresh
+            && self.github_on()
+            && matches!(
+                resolved.source,
+                InstructionSource::GitHub | InstructionSource::Stale | InstructionSource::Fallback
+            )
+        {
+            self.state().retry_at.remove(&prompt_key(&file));
+            let _ = tokio::time::timeout(REFRESH_WAIT, self.revalidate(&file, true)).await;
         }
-        let now = self.now();
+        let resolved = if req.refresh {
+            self.resolve_with(req.model.as_deref(), false).await?
+        } else {
+            resolved
+        };
         let st = self.state();
         let github_note = if !self.github_on() {
             Some("GitHub lookups are off (instructions.source = \"off\")".to_string())
         } else {
             st.problem.as_ref().map(|p| p.message.clone())
         };
-        let base = InstructionsInfo {
-            model,
-            family,
+        let text = &resolved.text;
+        let mut info = InstructionsInfo {
+            model: resolved.model.clone(),
+            family: resolved.family.clone(),
             file: file.clone(),
-            source: InstructionSource::Fallback,
+            source: resolved.source.clone(),
             tag: None,
             etag: None,
             fetched_at: None,
             last_checked: None,
-            sha256: String::new(),
-            bytes: 0,
-            text: None,
+            sha256: sha256_hex(text.as_bytes()),
+            bytes: text.len() as u64,
+            text: req.show.then(|| text.to_string()),
             note: None,
+            client_version: resolved.client_version.clone(),
+            default_model: resolved.default_model,
         };
-        let with_text = |mut info: InstructionsInfo, text: &Arc<str>| {
-            info.sha256 = sha256_hex(text.as_bytes());
-            info.bytes = text.len() as u64;
-            info.text = req.show.then(|| text.to_string());
-            info
+        let from_file = |info: &mut InstructionsInfo, meta: &FileMeta| {
+            info.tag = Some(meta.tag.clone());
+            info.etag = meta.etag.clone();
+            info.fetched_at = Some(meta.fetched_at);
+            info.last_checked = Some(meta.last_checked);
         };
-        if let Some(o) = st.overrides.get(&base.family) {
-            let info = InstructionsInfo {
-                source: InstructionSource::Override {
-                    path: o.path.display().to_string(),
-                },
-                ..base
-            };
-            return with_text(info, &o.text);
-        }
-        if let Some(text) = catalog_entry
-            .as_ref()
-            .and_then(|c| c.base_instructions.clone())
-        {
-            let meta = st.catalog.as_ref().map(|c| c.meta.clone());
-            let info = InstructionsInfo {
-                source: InstructionSource::Catalog,
-                etag: meta.as_ref().and_then(|m| m.etag.clone()),
-                fetched_at: meta.as_ref().map(|m| m.fetched_at),
-                last_checked: meta.as_ref().map(|m| m.last_checked),
-                note: st.catalog_problem.clone(),
-                ..base
-            };
-            return with_text(info, &text);
-        }
-        match st.prompts.get(&file) {
-            Some(p) => {
-                let info = InstructionsInfo {
-                    source: if self.is_fresh(&p.meta, now) {
-                        InstructionSource::GitHub
-                    } else {
-                        InstructionSource::Stale
-                    },
-                    tag: Some(p.meta.tag.clone()),
-                    etag: p.meta.etag.clone(),
-                    fetched_at: Some(p.meta.fetched_at),
-                    last_checked: Some(p.meta.last_checked),
-                    note: github_note,
-                    ..base
-                };
-                with_text(info, &p.text)
+        match &resolved.source {
+            InstructionSource::Override { .. } => {}
+            InstructionSource::LiveCatalog => {
+                if let Some(c) = &st.catalog {
+                    info.etag = c.meta.etag.clone();
+                    info.fetched_at = Some(c.meta.fetched_at);
+                    info.last_checked = Some(c.meta.last_checked);
+                }
+                info.note = st.catalog_problem.clone();
             }
-            None => {
-                let info = InstructionsInfo {
-                    note: github_note.or_else(|| Some("not fetched from GitHub yet".into())),
-                    ..base
-                };
-                with_text(info, &Arc::from(fallback::TEXT))
+            InstructionSource::CatalogFile { .. } => {
+                if let Some(p) = st.prompts.get(CATALOG_FILE) {
+                    from_file(&mut info, &p.meta);
+                }
+                info.file = CATALOG_FILE.into();
+                info.note = github_note;
+            }
+            InstructionSource::GitHub | InstructionSource::Stale => {
+                if let Some(p) = st.prompts.get(&file) {
+                    from_file(&mut info, &p.meta);
+                }
+                info.note = github_note;
+            }
+            InstructionSource::Fallback => {
+                info.note = github_note.or_else(|| Some("not fetched from GitHub yet".into()));
             }
         }
+        Ok(info)
     }
 
     /// Delete the cache files and the in-memory copies (overrides stay: they are config).

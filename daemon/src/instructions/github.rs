@@ -1,6 +1,6 @@
 //! GitHub client: the latest openai/codex release tag (`releases/latest` with
-//! `If-None-Match`, falling back to the web redirect) and prompt files from the raw host at
-//! that tag (with `If-None-Match`). Rate limits (403/429 with `x-ratelimit-remaining: 0`,
+//! `If-None-Match`, falling back to the web redirect) and files from the raw host at that tag
+//! (the model catalog and the legacy prompt files, with `If-None-Match`). Rate limits (403/429 with `x-ratelimit-remaining: 0`,
 //! `x-ratelimit-reset`, `Retry-After`) come back as a time before which no call may be made.
 //! Nothing secret is sent: no token, only our User-Agent — but GitHub sees the user's IP.
 
@@ -78,10 +78,10 @@ impl GitHub {
         url.trim_end_matches('/')
     }
 
-    /// The raw URL of `file` at `tag`.
-    pub fn file_url(&self, tag: &str, file: &str) -> String {
+    /// The raw URL of the repository file `path` at `tag`.
+    pub fn file_url(&self, tag: &str, path: &str) -> String {
         format!(
-            "{}/{}/{tag}/codex-rs/core/{file}",
+            "{}/{}/{tag}/{path}",
             Self::base(&self.config.raw_url),
             self.config.repo
         )
@@ -167,17 +167,17 @@ impl GitHub {
             })
     }
 
-    /// `GET {raw}/{repo}/{tag}/codex-rs/core/{file}` with `If-None-Match: etag`.
+    /// `GET {raw}/{repo}/{tag}/{path}` with `If-None-Match: etag`.
     pub async fn file(
         &self,
         tag: &str,
-        file: &str,
+        path: &str,
         etag: Option<&str>,
         now: u64,
     ) -> Result<Fetched<String>, GitHubError> {
         let mut req = self
             .http
-            .get(self.file_url(tag, file))
+            .get(self.file_url(tag, path))
             .timeout(CALL_TIMEOUT);
         if let Some(e) = etag {
             req = req.header(IF_NONE_MATCH, e);
@@ -187,12 +187,12 @@ impl GitHub {
         if status == StatusCode::NOT_MODIFIED {
             return Ok(Fetched::NotModified);
         }
-        check(status, resp.headers(), now, file)?;
+        check(status, resp.headers(), now, path)?;
         let etag = header(resp.headers(), ETAG.as_str());
         let text = resp.text().await.map_err(transport)?;
         if text.trim().is_empty() {
             return Err(GitHubError::Invalid {
-                what: file.into(),
+                what: path.into(),
                 detail: "the file is empty".into(),
             });
         }

@@ -1,10 +1,12 @@
-//! InstructionCacheActor: the Codex base instructions per model family, fetched from the
-//! openai/codex GitHub release and kept fresh by ETag, and the model catalog.
+//! InstructionCacheActor: which model a turn uses and its base instructions, from the model
+//! catalogs — the account's live `/codex/models` and the openai/codex release's `models.json`
+//! (kept fresh by ETag) — with the legacy prompt files for models no catalog knows.
 //!
 //! Layout:
-//! - [`families`] — model slug prefix → family → prompt file, as data.
+//! - [`catalog`] — the catalog's shape and its parsing; [`merge`] — live + release merged,
+//!   the default model.
+//! - [`families`] — model slug prefix → family → legacy prompt file, as data.
 //! - [`github`] — release tag and raw file client (ETag, rate limits, redirect fallback).
-//! - [`catalog`] — `GET {backend}/codex/models` and its parsing.
 //! - [`cache`] — the disk cache (file + metadata, atomic writes, checksums).
 //! - [`engine`] — memory, TTL, stale-while-revalidate, single flight, overrides, fallback.
 //! - [`watch`] — notify watchers on the override and cache directories.
@@ -19,6 +21,7 @@ pub mod engine;
 pub mod fallback;
 pub mod families;
 pub mod github;
+pub mod merge;
 pub mod watch;
 
 use std::sync::Arc;
@@ -26,15 +29,16 @@ use std::sync::Arc;
 use actix::prelude::*;
 use codexd_proto::WireError;
 use codexd_proto::instructions::{
-    InstructionSource, InstructionsInfo, InstructionsRequest, ModelCatalog, ModelInfo,
+    ClientVersion, InstructionSource, InstructionsInfo, InstructionsRequest, ModelCatalog,
+    ModelInfo,
 };
 use codexd_proto::status::ActorKind;
 
-use crate::auth::{AuthActor, GetAccess};
+use crate::backend::Backend;
 use crate::config::Config;
 use crate::paths::Paths;
-use crate::supervisor::{PanicForTest, Supervised, panic_for_test};
-use engine::{AccessFn, Clock, Engine, EngineDeps};
+use crate::supervisor::{PanicForTest, panic_for_test};
+use engine::{Clock, Engine, EngineDeps};
 
 /// What the actor needs.
 #[derive(Clone)]
@@ -45,8 +49,8 @@ pub struct InstructionDeps {
     pub paths: Paths,
     /// Shared HTTP client.
     pub http: reqwest::Client,
-    /// For the model catalog (needs a token).
-    pub auth: Supervised<AuthActor>,
+    /// The backend client, for the account's live catalog.
+    pub backend: Backend,
 }
 
 /// The instructions cache.
@@ -60,18 +64,14 @@ impl InstructionCacheActor {
     /// Build with the system clock and the AuthActor as token source; the disk cache is
     /// loaded when it starts.
     pub fn new(deps: InstructionDeps) -> Self {
-        let auth = deps.auth.clone();
-        let access: AccessFn = Arc::new(move || {
-            let auth = auth.clone();
-            Box::pin(async move { auth.send(GetAccess).await? })
-        });
         let clock: Clock = Arc::new(crate::now_unix);
         Self::with_engine(EngineDeps {
             config: deps.config,
             paths: deps.paths,
             http: deps.http,
             clock,
-            access: Some(access),
+            compat: deps.backend.compat().clone(),
+            backend: Some(deps.backend),
         })
     }
 
@@ -123,31 +123,44 @@ impl Actor for InstructionCacheActor {
     }
 }
 
-/// Instructions ready to send, plus what the catalog knows of the model.
+/// The model a turn uses, its base instructions, and what the catalogs know of it.
 #[derive(Debug, Clone)]
 pub struct ResolvedInstructions {
+    /// The model slug.
+    pub model: String,
+    /// Not asked for: the configured or the catalog's default.
+    pub default_model: bool,
     /// The base instructions text.
     pub text: Arc<str>,
-    /// Family name.
+    /// Family name (legacy prompt files and override files).
     pub family: String,
-    /// Where it came from.
+    /// Where the text came from.
     pub source: InstructionSource,
-    /// Catalog entry, if the model is in the catalog.
-    pub model: Option<ModelInfo>,
+    /// The merged catalog's facts, if any catalog lists the model.
+    pub info: Option<ModelInfo>,
+    /// Whether the account is offered the model (false for a model no catalog lists).
+    pub offered: bool,
+    /// The compatibility version in use.
+    pub client_version: ClientVersion,
 }
 
-/// Instructions for a model: never waits on the network when a copy exists.
+/// The model and instructions for a turn: never waits on the network when a copy exists.
 #[derive(Message)]
 #[rtype(result = "Result<ResolvedInstructions, WireError>")]
 pub struct GetInstructions {
-    /// Model slug.
-    pub model: String,
+    /// Model slug; `None` = the default model.
+    pub model: Option<String>,
 }
 
-/// `codexctl instructions`.
+/// `codexctl instructions` (and the status line, which does not wait).
 #[derive(Message)]
 #[rtype(result = "Result<InstructionsInfo, WireError>")]
-pub struct Describe(pub InstructionsRequest);
+pub struct Describe {
+    /// What is asked.
+    pub req: InstructionsRequest,
+    /// Resolve like a turn (wait for a cold cache) rather than answer from memory.
+    pub wait: bool,
+}
 
 /// `codexctl models`.
 #[derive(Message)]
@@ -166,7 +179,7 @@ impl Handler<GetInstructions> for InstructionCacheActor {
     type Result = ResponseFuture<Result<ResolvedInstructions, WireError>>;
     fn handle(&mut self, msg: GetInstructions, _ctx: &mut Context<Self>) -> Self::Result {
         let engine = self.engine.clone();
-        Box::pin(async move { Ok(engine.get(&msg.model).await) })
+        Box::pin(async move { engine.resolve(msg.model.as_deref()).await })
     }
 }
 
@@ -174,7 +187,7 @@ impl Handler<Describe> for InstructionCacheActor {
     type Result = ResponseFuture<Result<InstructionsInfo, WireError>>;
     fn handle(&mut self, msg: Describe, _ctx: &mut Context<Self>) -> Self::Result {
         let engine = self.engine.clone();
-        Box::pin(async move { Ok(engine.describe(msg.0).await) })
+        Box::pin(async move { engine.describe(msg.req, msg.wait).await })
     }
 }
 

@@ -82,7 +82,7 @@ pub async fn handle(
         Request::Sessions(req) => svc.sessions.send(session::Sessions(req)).await?,
         Request::Instructions(req) => svc
             .instructions
-            .send(instructions::Describe(req))
+            .send(instructions::Describe { req, wait: true })
             .await?
             .map(Reply::Instructions),
         Request::Models { refresh } => svc
@@ -132,13 +132,14 @@ pub async fn handle(
 async fn status(svc: &Services) -> DaemonStatus {
     let (auth, instructions, sessions, limits, request_logging) = tokio::join!(
         svc.auth.send(auth::GetStatus),
-        svc.instructions.send(instructions::Describe(
-            codexd_proto::instructions::InstructionsRequest {
+        svc.instructions.send(instructions::Describe {
+            req: codexd_proto::instructions::InstructionsRequest {
                 model: None,
                 show: false,
                 refresh: false,
-            }
-        )),
+            },
+            wait: false,
+        }),
         svc.sessions.send(session::Summary),
         svc.sessions.send(session::Limits),
         svc.log.send(log::RequestLoggingState),

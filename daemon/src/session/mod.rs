@@ -7,26 +7,22 @@
 //!   keeps the [`index`], answers `codexctl sessions …`, and remembers the last usage windows.
 //!   It only routes: turns run in the session actors' tasks, so 100 asks never queue here.
 //! - [`actor`] — one conversation: turn queue, history in memory, idle stop.
-//! - [`turn`] — one turn against the backend (retries, streaming, cancellation).
-//! - [`request`] — request body and headers; [`stream`] — SSE parsing; [`errors`] — backend
-//!   failures → wire errors; [`retry`] — retry policy; [`limits`] — usage headers;
+//! - [`turn`] — one turn: plan it (model, effort, instructions, shape), send it through the
+//!   [`crate::backend`] client, stream the answer, assemble the history entry.
+//! - [`request`] — the request body and its input items (CLI 0.171 shape);
 //!   [`history`] — the JSON-lines files; [`index`] — names, scopes, counters;
 //!   [`prompts`] — developer messages of the shell helpers.
 
 pub mod actor;
-pub mod errors;
 pub mod history;
 pub mod index;
-pub mod limits;
 pub mod prompts;
 pub mod request;
-pub mod retry;
-pub mod stream;
 pub mod turn;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -40,10 +36,9 @@ use codexd_proto::{ErrorCode, Reply, WireError};
 use self::actor::{Liveness, RunTurn, SessionActor, StopSession, TurnDone};
 use self::index::{Entry, Index, IndexWriter, Lookup};
 use self::turn::{TurnEnv, TurnInput};
-use crate::auth::AuthActor;
+use crate::backend::Backend;
 use crate::config::Config;
 use crate::instructions::InstructionCacheActor;
-use crate::log::RequestLog;
 use crate::paths::Paths;
 use crate::request::RequestCtx;
 use crate::supervisor::{PanicForTest, Supervised, panic_for_test};
@@ -55,14 +50,10 @@ pub struct SessionDeps {
     pub config: Arc<Config>,
     /// Where files live.
     pub paths: Paths,
-    /// Shared HTTP client.
-    pub http: reqwest::Client,
-    /// Tokens.
-    pub auth: Supervised<AuthActor>,
-    /// Base instructions.
+    /// The backend client.
+    pub backend: Backend,
+    /// The model catalog and base instructions.
     pub instructions: Supervised<InstructionCacheActor>,
-    /// Opt-in request logs.
-    pub request_log: RequestLog,
 }
 
 /// Starts session actors (also from inside a future, when a stopped one must be replaced).
@@ -112,11 +103,8 @@ impl SessionRegistry {
         let index = Index::load(&dir);
         let env = TurnEnv {
             config: deps.config.clone(),
-            http: deps.http.clone(),
-            auth: deps.auth.clone(),
+            backend: deps.backend.clone(),
             instructions: deps.instructions.clone(),
-            limits: Arc::new(Mutex::new(None)),
-            request_log: deps.request_log.clone(),
         };
         Self {
             spawner: Spawner {
@@ -499,12 +487,7 @@ impl Handler<Summary> for SessionRegistry {
 impl Handler<Limits> for SessionRegistry {
     type Result = Option<RateLimits>;
     fn handle(&mut self, _msg: Limits, _ctx: &mut Context<Self>) -> Self::Result {
-        self.spawner
-            .env
-            .limits
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.spawner.env.backend.limits()
     }
 }
 

@@ -1,77 +1,81 @@
-//! The backend request for one turn (upstream.md §5): headers and JSON body, and the input
-//! items that make up a conversation. The backend keeps no state (`store: false`), so every
-//! turn sends the whole history — and never an item `id`, which it could not resolve.
+//! The backend request body for one turn, in the shape Codex CLI 0.171 sends (upstream.md §5;
+//! the headers are [`crate::backend::headers`]), and the input items a conversation is made
+//! of. The backend keeps no state (`store: false`), so every turn sends the whole history —
+//! and never an item `id`, which it could not resolve.
+//!
+//! Input order: the model's base instructions as the first developer message (byte-identical
+//! on every turn of a conversation, so the prompt cache hits), codexd's mode message, the
+//! history, then this turn's new items. No top-level `instructions`; no `tools` key for
+//! Responses-Lite models (and an empty list for classic ones: codexd offers no tools).
 
 use codexd_proto::conversation::{Effort, Verbosity};
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Value, json};
-
-use crate::auth::Access;
-use crate::config::ORIGINATOR;
 
 /// What goes into one request body.
 #[derive(Debug, Clone)]
 pub struct TurnBody<'a> {
     /// Model slug.
     pub model: &'a str,
-    /// Base instructions of the model family.
-    pub instructions: &'a str,
-    /// History items followed by this turn's new items.
-    pub input: &'a [Value],
+    /// The model's base instructions (first developer message).
+    pub base_instructions: &'a str,
+    /// codexd's developer message for the mode (shell helpers), after the base instructions.
+    pub mode_message: Option<&'a str>,
+    /// Every item of the previous turns.
+    pub history: &'a [Value],
+    /// This turn's new items (extra developer instructions, the user message).
+    pub new_items: &'a [Value],
     /// Reasoning effort (already clamped to what the model supports).
-    pub effort: Option<Effort>,
-    /// Output verbosity.
+    pub effort: Option<&'a Effort>,
+    /// `reasoning.summary`, when summaries are wanted.
+    pub summary: Option<&'a str>,
+    /// `text.verbosity`.
     pub verbosity: Option<Verbosity>,
+    /// A Responses-Lite model.
+    pub lite: bool,
     /// The conversation's UUID: the prompt cache key.
-    pub session_id: &'a str,
+    pub conversation: &'a str,
 }
 
 /// The JSON body.
 pub fn body(t: &TurnBody<'_>) -> Value {
-    let mut reasoning = json!({ "summary": "auto" });
+    let mut input = Vec::with_capacity(t.history.len() + t.new_items.len() + 2);
+    input.push(developer_message(t.base_instructions));
+    if let Some(m) = t.mode_message {
+        input.push(developer_message(m));
+    }
+    input.extend(t.history.iter().cloned());
+    input.extend(t.new_items.iter().cloned());
+    let mut reasoning = serde_json::Map::new();
     if let Some(e) = t.effort {
-        reasoning["effort"] = json!(e.as_str());
+        reasoning.insert("effort".into(), json!(e.as_str()));
+    }
+    if let Some(s) = t.summary {
+        reasoning.insert("summary".into(), json!(s));
+    }
+    if t.lite {
+        // Required with the lite header ("… requires `reasoning.context` to be `all_turns`").
+        reasoning.insert("context".into(), json!("all_turns"));
     }
     let mut body = json!({
         "model": t.model,
-        "instructions": t.instructions,
-        "input": t.input,
-        "tools": [],
+        "stream": true,
+        "input": input,
         "tool_choice": "auto",
         "parallel_tool_calls": false,
-        "reasoning": reasoning,
         "store": false,
-        "stream": true,
         "include": ["reasoning.encrypted_content"],
-        "prompt_cache_key": t.session_id,
+        "prompt_cache_key": t.conversation,
     });
+    if !reasoning.is_empty() {
+        body["reasoning"] = Value::Object(reasoning);
+    }
+    if !t.lite {
+        body["tools"] = json!([]);
+    }
     if let Some(v) = t.verbosity {
         body["text"] = json!({ "verbosity": v.as_str() });
     }
     body
-}
-
-/// Request headers (the User-Agent comes from the shared client).
-pub fn headers(access: &Access, session_id: &str) -> HeaderMap {
-    let mut h = HeaderMap::new();
-    if let Ok(mut v) = HeaderValue::from_str(&format!("Bearer {}", access.token.expose())) {
-        // Keeps the token out of any debug print of the headers.
-        v.set_sensitive(true);
-        h.insert(AUTHORIZATION, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&access.account_id) {
-        h.insert(HeaderName::from_static("chatgpt-account-id"), v);
-    }
-    h.insert(
-        HeaderName::from_static("originator"),
-        HeaderValue::from_static(ORIGINATOR),
-    );
-    if let Ok(v) = HeaderValue::from_str(session_id) {
-        h.insert(HeaderName::from_static("session_id"), v);
-    }
-    h.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    h
 }
 
 /// A user message; piped-in `context` goes first as its own text part.
@@ -145,55 +149,64 @@ pub fn message_text(item: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::Secret;
 
-    #[test]
-    fn body_has_every_required_field() {
-        let input = vec![user_message("hi", None)];
-        let b = body(&TurnBody {
-            model: "gpt-5.2-codex",
-            instructions: "be brief",
-            input: &input,
-            effort: Some(Effort::High),
+    fn sample(lite: bool, history: &[Value], new_items: &[Value]) -> Value {
+        let effort = Effort::parse("xhigh");
+        body(&TurnBody {
+            model: "gpt-6.2-sol",
+            base_instructions: "base",
+            mode_message: None,
+            history,
+            new_items,
+            effort: effort.as_ref(),
+            summary: None,
             verbosity: Some(Verbosity::Low),
-            session_id: "uuid-1",
-        });
-        assert_eq!(b["store"], false);
-        assert_eq!(b["stream"], true);
-        assert_eq!(b["tools"], json!([]));
-        assert_eq!(b["tool_choice"], "auto");
-        assert_eq!(b["parallel_tool_calls"], false);
-        assert_eq!(b["reasoning"], json!({"effort": "high", "summary": "auto"}));
-        assert_eq!(b["include"], json!(["reasoning.encrypted_content"]));
-        assert_eq!(b["prompt_cache_key"], "uuid-1");
-        assert_eq!(b["text"], json!({"verbosity": "low"}));
-        assert_eq!(b["input"][0]["content"][0]["text"], "hi");
-        let b = body(&TurnBody {
-            model: "m",
-            instructions: "i",
-            input: &input,
-            effort: None,
-            verbosity: None,
-            session_id: "s",
-        });
-        assert!(b.get("text").is_none());
-        assert!(b["reasoning"].get("effort").is_none());
+            lite,
+            conversation: "uuid-1",
+        })
     }
 
     #[test]
-    fn headers_identify_us_and_hide_the_token() {
-        let access = Access {
-            token: Secret::new("tok_secret"),
-            account_id: "acct_1".into(),
+    fn lite_body_matches_the_cli_shape() {
+        let new_items = vec![user_message("hi", None)];
+        let b = sample(true, &[], &new_items);
+        assert!(b.get("instructions").is_none());
+        assert!(b.get("tools").is_none(), "no tools key for lite models");
+        assert_eq!(b["store"], false);
+        assert_eq!(b["stream"], true);
+        assert_eq!(b["tool_choice"], "auto");
+        assert_eq!(b["parallel_tool_calls"], false);
+        assert_eq!(
+            b["reasoning"],
+            json!({"effort": "xhigh", "context": "all_turns"})
+        );
+        assert_eq!(b["include"], json!(["reasoning.encrypted_content"]));
+        assert_eq!(b["prompt_cache_key"], "uuid-1");
+        assert_eq!(b["text"], json!({"verbosity": "low"}));
+        assert_eq!(b["input"][0], developer_message("base"));
+        assert_eq!(b["input"][1]["content"][0]["text"], "hi");
+    }
+
+    #[test]
+    fn classic_body_has_tools_and_no_context() {
+        let b = sample(false, &[], &[user_message("hi", None)]);
+        assert_eq!(b["tools"], json!([]));
+        assert_eq!(b["reasoning"], json!({"effort": "xhigh"}));
+    }
+
+    #[test]
+    fn the_prefix_stays_byte_identical_across_turns() {
+        let first = sample(true, &[], &[user_message("one", None)]);
+        let history = vec![user_message("one", None), assistant_message("answer")];
+        let second = sample(true, &history, &[user_message("two", None)]);
+        let prefix = |b: &Value, n: usize| {
+            b["input"]
+                .as_array()
+                .map(|a| a[..n].to_vec())
+                .unwrap_or_default()
         };
-        let h = headers(&access, "uuid-1");
-        assert_eq!(h["authorization"], "Bearer tok_secret");
-        assert!(h["authorization"].is_sensitive());
-        assert!(!format!("{h:?}").contains("tok_secret"));
-        assert_eq!(h["chatgpt-account-id"], "acct_1");
-        assert_eq!(h["originator"], "codexd");
-        assert_eq!(h["session_id"], "uuid-1");
-        assert_eq!(h["accept"], "text/event-stream");
+        assert_eq!(prefix(&first, 2), prefix(&second, 2));
+        assert_eq!(second["input"][3]["content"][0]["text"], "two");
     }
 
     #[test]

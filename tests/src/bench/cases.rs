@@ -601,6 +601,7 @@ pub fn ask(prompt: &str, session: SessionSelector) -> Request {
         model: None,
         effort: None,
         verbosity: None,
+        reasoning_summaries: false,
         developer_instructions: None,
         mode: AskMode::Chat,
     })
@@ -615,6 +616,7 @@ pub fn suggest(line: &str) -> Request {
         model: None,
         effort: None,
         verbosity: None,
+        reasoning_summaries: false,
         developer_instructions: None,
         mode: AskMode::SuggestCommand(ShellContext {
             shell: "bash".into(),

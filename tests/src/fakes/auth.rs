@@ -2,9 +2,10 @@
 //! enforces.
 //!
 //! Endpoints (all under the issuer URL):
-//! - `GET /oauth/authorize`: checks `response_type=code`, the client id, a loopback
-//!   `http://localhost:<port>/auth/callback` redirect URI, the scopes, `state`, and an S256
-//!   `code_challenge`; then *auto-approves* (there is no user to ask) and answers
+//! - `GET /oauth/authorize`: checks `response_type=code`, the client id, an allow-listed
+//!   `originator` ([`AUTHORIZE_ORIGINATORS`]; else 400 `missing_required_parameter` like the
+//!   real consent page), a loopback `http://127.0.0.1:<port>/auth/callback` (or `localhost`)
+//!   redirect URI, the scopes, `state`, and an S256 `code_challenge`; then *auto-approves* (there is no user to ask) and answers
 //!   `302 Location: {redirect_uri}?code=…&state=…` — or `?error=access_denied&
 //!   error_description=missing_codex_entitlement&state=…` when
 //!   [`FakeAuth::set_deny_entitlement`] is on. Codes are single-use, live 10 minutes and are
@@ -147,6 +148,8 @@ pub struct RecordedCall {
     pub json: bool,
     /// The parameters (JSON scalars as strings).
     pub params: BTreeMap<String, String>,
+    /// The `originator` header, if sent.
+    pub originator: Option<String>,
 }
 
 impl FakeAuth {
@@ -470,19 +473,32 @@ fn record(params: &HashMap<String, String>, headers: &HeaderMap) -> RecordedCall
     RecordedCall {
         json,
         params: params.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        originator: headers
+            .get("originator")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
     }
 }
+
+/// Originators the fake's authorize endpoint accepts (the real allow-list's well-known part).
+pub const AUTHORIZE_ORIGINATORS: &[&str] = &[
+    "codex_cli_rs",
+    "codex_vscode",
+    "codex_sdk_ts",
+    "Codex Desktop",
+    "opencode",
+];
 
 fn check_redirect_uri(uri: &str, allowed_ports: Option<&[u16]>) -> Result<(), String> {
     let parsed = url::Url::parse(uri).map_err(|e| format!("redirect_uri is not a URL: {e}"))?;
     if parsed.scheme() != "http"
-        || parsed.host_str() != Some("localhost")
+        || !matches!(parsed.host_str(), Some("localhost" | "127.0.0.1"))
         || parsed.path() != "/auth/callback"
         || parsed.query().is_some()
         || parsed.fragment().is_some()
     {
         return Err(format!(
-            "redirect_uri {uri} is not allowed (expected http://localhost:<port>/auth/callback)"
+            "redirect_uri {uri} is not allowed (expected http://127.0.0.1:<port>/auth/callback)"
         ));
     }
     let port = parsed.port_or_known_default().unwrap_or(80);
@@ -531,6 +547,15 @@ async fn authorize(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) -
     let redirect_uri = get("redirect_uri");
     if let Err(e) = check_redirect_uri(redirect_uri, st.allowed_redirect_ports.as_deref()) {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", &e);
+    }
+    // The real server accepts only allow-listed originators for this client id and shows
+    // its consent page's misleading error otherwise (upstream.md §1).
+    if !AUTHORIZE_ORIGINATORS.contains(&get("originator")) {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "missing_required_parameter",
+            "Missing required parameter",
+        );
     }
     if get("response_type") != "code" {
         return oauth_error(
@@ -975,7 +1000,8 @@ mod tests {
     #[test]
     fn redirect_uri_rules() {
         assert!(check_redirect_uri("http://localhost:1455/auth/callback", None).is_ok());
-        assert!(check_redirect_uri("http://127.0.0.1:1455/auth/callback", None).is_err());
+        assert!(check_redirect_uri("http://127.0.0.1:1455/auth/callback", None).is_ok());
+        assert!(check_redirect_uri("http://10.0.0.1:1455/auth/callback", None).is_err());
         assert!(check_redirect_uri("http://localhost:1455/other", None).is_err());
         assert!(check_redirect_uri("http://localhost:9/auth/callback", Some(&[1455])).is_err());
     }

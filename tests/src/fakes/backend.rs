@@ -2,17 +2,24 @@
 //! Codex client.
 //!
 //! - `POST /backend-api/codex/responses` validates like the real one (bearer token from the
-//!   shared [`TokenRegistry`], `ChatGPT-Account-ID`, `originator`, `session_id`, `store:false`,
-//!   `stream:true`, `include` with `reasoning.encrypted_content`, `prompt_cache_key`, no item
-//!   `id`s and no `item_reference`s, valid content part types per role, reasoning effort
-//!   supported by the model) and streams SSE (`event:` + `data:` lines):
+//!   shared [`TokenRegistry`], `ChatGPT-Account-ID`, `originator`, the hyphenated
+//!   `session-id`, `store:false`, `stream:true`, `include` with `reasoning.encrypted_content`,
+//!   `prompt_cache_key`, no server-issued item `id`s, no `item_reference`s and no `role:
+//!   "system"` items, none of the unsupported parameters of upstream.md §5, valid content part
+//!   types per role, reasoning effort supported by the model, a `version` header not below the
+//!   model's `minimal_client_version`, and the Responses-Lite contract: a lite model needs the
+//!   lite header, which needs `reasoning.context = "all_turns"`, no `tools`, no
+//!   `instructions`) and streams SSE (`event:` + `data:` lines):
 //!   `response.created` → [reasoning `output_item.added`, `reasoning_summary_text.delta`×k,
 //!   `output_item.done`] → message `output_item.added` → `output_text.delta`×N →
 //!   `output_item.done` → `response.completed` (with usage).
 //!   The answer is [`default_answer`] (`"turn <n>: <last user text>"`) unless scripted.
-//! - `GET /backend-api/codex/models?client_version=…`: the model list with an `ETag`, 304 on a
+//! - `GET /backend-api/codex/models?client_version=…`: the catalog ([`super::catalog`]) without
+//!   the models whose minimal version is above `client_version`, with an `ETag`, 304 on a
 //!   matching `If-None-Match`.
-//! - `GET /backend-api/wham/usage`: a usage snapshot; any other `/backend-api/wham/*`: `{}`.
+//! - `GET /backend-api/wham/accounts/check`: what [`FakeBackend::set_accounts_check`] set (404
+//!   by default); `GET /backend-api/wham/usage`: a usage snapshot; any other
+//!   `/backend-api/wham/*`: `{}`.
 //!
 //! Every response carries the `x-codex-*` usage headers ([`UsageHeaders`]). Faults
 //! ([`BackendFault`]) are queued per request; streams are counted, including the ones whose
@@ -33,6 +40,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use serde_json::{Value, json};
 
+use super::catalog;
 use super::server::Server;
 use super::tokens::{AccessError, AccessInfo, TokenRegistry};
 use super::{api_error, etag_matches, etag_of, json, lock, now_unix, random_hex};
@@ -76,6 +84,12 @@ struct BackendState {
     /// prompt_cache_key → input tokens of the previous request with that key.
     cache_keys: HashMap<String, u64>,
     seq: u64,
+    /// What `GET /wham/accounts/check` answers (404 when `None`).
+    accounts_check: Option<Value>,
+    /// `GET /wham/accounts/check` calls.
+    accounts_checks: u64,
+    /// `(client_version query, version header)` of every `/codex/models` call.
+    models_calls: Vec<(String, Option<String>)>,
 }
 
 /// One accepted `POST /codex/responses` request.
@@ -329,66 +343,22 @@ pub fn default_answer(user_messages: usize, last_user_text: &str) -> String {
     format!("turn {user_messages}: {last_user_text}")
 }
 
-/// The default `/codex/models` entries (field names as upstream's `ModelInfo`; no
-/// `base_instructions`, so clients use the prompt files unless a test sets one).
+/// The default `/codex/models` entries: the shared fake catalog ([`catalog::models`]) with
+/// base instructions marked `live`.
 pub fn default_models() -> Vec<Value> {
-    let level =
-        |effort: &str, description: &str| json!({ "effort": effort, "description": description });
-    let common = |slug: &str,
-                  display: &str,
-                  description: &str,
-                  default: &str,
-                  levels: Vec<Value>,
-                  priority: i64| {
-        json!({
-            "slug": slug,
-            "display_name": display,
-            "description": description,
-            "default_reasoning_level": default,
-            "supported_reasoning_levels": levels,
-            "shell_type": "shell_command",
-            "visibility": "list",
-            "supported_in_api": true,
-            "priority": priority,
-            "upgrade": null,
-            "supports_reasoning_summaries": true,
-            "support_verbosity": false,
-            "default_verbosity": null,
-            "apply_patch_tool_type": "freeform",
-            "truncation_policy": { "mode": "tokens", "limit": 10000 },
-            "supports_parallel_tool_calls": true,
-            "context_window": 272000,
-            "effective_context_window_percent": 95,
-            "experimental_supported_tools": [],
-            "input_modalities": ["text", "image"],
-        })
-    };
-    vec![
-        common(
-            "gpt-5.2-codex",
-            "GPT-5.2 Codex",
-            "Fake flagship coding model.",
-            "medium",
-            vec![
-                level("low", "Fast answers"),
-                level("medium", "Balanced"),
-                level("high", "Thorough"),
-                level("xhigh", "Most thorough"),
-            ],
-            1,
-        ),
-        common(
-            "gpt-5.1-codex-mini",
-            "GPT-5.1 Codex Mini",
-            "Fake small coding model.",
-            "medium",
-            vec![level("medium", "Balanced"), level("high", "Thorough")],
-            2,
-        ),
-    ]
+    catalog::models("live")
 }
 
-const KNOWN_EFFORTS: &[&str] = &["none", "minimal", "low", "medium", "high", "xhigh"];
+const KNOWN_EFFORTS: &[&str] = &["low", "medium", "high", "xhigh", "max", "ultra"];
+/// Parameters the real backend answers with 400 "Unsupported parameter" (upstream.md §5).
+const UNSUPPORTED_PARAMS: &[&str] = &[
+    "max_output_tokens",
+    "temperature",
+    "top_p",
+    "metadata",
+    "truncation",
+    "previous_response_id",
+];
 const KNOWN_ITEM_TYPES: &[&str] = &[
     "message",
     "reasoning",
@@ -435,6 +405,9 @@ impl FakeBackend {
                 usage: UsageHeaders::default(),
                 cache_keys: HashMap::new(),
                 seq: 0,
+                accounts_check: None,
+                accounts_checks: 0,
+                models_calls: Vec::new(),
             }),
             streams: Arc::new(StreamStats::default()),
         });
@@ -442,6 +415,7 @@ impl FakeBackend {
             .route("/backend-api/codex/responses", post(responses))
             .route("/backend-api/codex/models", get(models))
             .route("/backend-api/wham/usage", get(wham_usage))
+            .route("/backend-api/wham/accounts/check", get(accounts_check))
             .route("/backend-api/wham/{*rest}", any(wham_other))
             .fallback(not_found)
             .layer(DefaultBodyLimit::max(64 * 1024 * 1024))
@@ -607,6 +581,21 @@ impl FakeBackend {
     /// The current ETag of the model list.
     pub fn models_etag(&self) -> String {
         self.with(|s| models_body_and_etag(&s.models).1)
+    }
+
+    /// What `GET /wham/accounts/check` answers (`None`: 404, the default).
+    pub fn set_accounts_check(&self, body: Option<Value>) {
+        self.with(|s| s.accounts_check = body);
+    }
+
+    /// `GET /wham/accounts/check` calls so far.
+    pub fn accounts_checks(&self) -> u64 {
+        self.with(|s| s.accounts_checks)
+    }
+
+    /// `(client_version, version header)` of every `/codex/models` call so far.
+    pub fn models_calls(&self) -> Vec<(String, Option<String>)> {
+        self.with(|s| s.models_calls.clone())
     }
 
     /// Models that `/codex/responses` answers with 400 "model is not supported".
@@ -868,11 +857,8 @@ async fn responses(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: 
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| !v.trim().is_empty())
     };
-    for name in ["originator", "session_id"] {
-        // Newer Codex CLIs (0.171) send the session inside `x-codex-window-id` /
-        // `x-codex-turn-metadata` instead; accept that so the bench can run them side by side.
-        let ok = present(name) || (name == "session_id" && present("x-codex-window-id"));
-        if !ok {
+    for name in ["originator", "session-id"] {
+        if !present(name) {
             return invalid(
                 &format!("Missing required header: {name}"),
                 Some(name),
@@ -892,12 +878,36 @@ async fn responses(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: 
         if model.is_empty() {
             return invalid("Missing required parameter: 'model'.", Some("model"), None);
         }
-        let listed = s
+        let entry = s
             .models
             .iter()
-            .any(|m| m.get("slug").and_then(Value::as_str) == Some(model.as_str()));
-        if s.rejected_models.contains(&model) || (s.strict_models && !listed) {
+            .find(|m| m.get("slug").and_then(Value::as_str) == Some(model.as_str()));
+        if s.rejected_models.contains(&model) || (s.strict_models && entry.is_none()) {
             return model_not_supported(&model);
+        }
+        // A `version` below the model's minimum is refused, as the real backend does.
+        let version = headers.get("version").and_then(|v| v.to_str().ok());
+        if let (Some(v), Some(min)) = (version, entry.and_then(catalog::minimal_version))
+            && !catalog::version_at_least(v, min)
+        {
+            return invalid(
+                &format!(
+                    "The '{model}' model requires a newer version of Codex (minimal {min}, got {v})."
+                ),
+                Some("model"),
+                Some("model_requires_newer_client"),
+            );
+        }
+        let lite_model = entry
+            .and_then(|m| m.get("use_responses_lite"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let lite_header = headers
+            .get("x-openai-internal-codex-responses-lite")
+            .and_then(|v| v.to_str().ok())
+            == Some("true");
+        if let Err(r) = validate_lite(&body, lite_model, lite_header) {
+            return *r;
         }
         (s.script.clone(), s.noise, s.models.clone())
     };
@@ -960,6 +970,45 @@ async fn responses(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: 
     sse_response(frames, &shared.streams)
 }
 
+/// The Responses-Lite contract: the header goes with `reasoning.context = "all_turns"`, no
+/// `tools` key and no `instructions`; a lite model is only served with the header (the
+/// fake's rule, so a client that forgets it is caught).
+fn validate_lite(body: &Value, lite_model: bool, lite_header: bool) -> Result<(), Box<Response>> {
+    let fail = |r: Response| Err(Box::new(r));
+    if lite_model && !lite_header {
+        return fail(invalid(
+            "This model is served only with the Responses-Lite protocol \
+             (x-openai-internal-codex-responses-lite: true) (fake backend rule).",
+            None,
+            Some("responses_lite_required"),
+        ));
+    }
+    if !lite_header {
+        return Ok(());
+    }
+    let context = body
+        .get("reasoning")
+        .and_then(|r| r.get("context"))
+        .and_then(Value::as_str);
+    if context != Some("all_turns") {
+        return fail(invalid(
+            "X-OpenAI-Internal-Codex-Responses-Lite requires `reasoning.context` to be `all_turns`.",
+            Some("reasoning.context"),
+            None,
+        ));
+    }
+    for key in ["tools", "instructions"] {
+        if body.get(key).is_some() {
+            return fail(invalid(
+                &format!("Unsupported parameter with Responses-Lite: '{key}'."),
+                Some(key),
+                Some("unsupported_parameter"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn validate_body(body: &Value, model: &str, models: &[Value]) -> Result<(), Box<Response>> {
     let fail = |r: Response| Err(Box::new(r));
     if !body.is_object() {
@@ -969,26 +1018,24 @@ fn validate_body(body: &Value, model: &str, models: &[Value]) -> Result<(), Box<
             None,
         ));
     }
-    // Newer Codex CLIs (0.171) send no `instructions` and put them in developer messages
-    // instead; accept that shape too (codexd's own requests are checked for `instructions` in
-    // tests/tests/ask.rs).
-    let developer_input = body
-        .get("input")
-        .and_then(Value::as_array)
-        .is_some_and(|items| {
-            items
-                .iter()
-                .any(|i| i.get("role").and_then(Value::as_str) == Some("developer"))
-        });
-    match body.get("instructions").and_then(Value::as_str) {
-        Some(i) if !i.trim().is_empty() => {}
-        None if developer_input && body.get("instructions").is_none() => {}
-        _ => {
-            return fail(detail(
-                StatusCode::BAD_REQUEST,
-                "Instructions are not valid",
+    for param in UNSUPPORTED_PARAMS {
+        if body.get(*param).is_some() {
+            return fail(invalid(
+                &format!("Unsupported parameter: '{param}'."),
+                Some(param),
+                Some("unsupported_parameter"),
             ));
         }
+    }
+    // Today's clients send the base instructions as the first developer message; an
+    // `instructions` field, when present, must at least be text.
+    if let Some(i) = body.get("instructions")
+        && i.as_str().is_none_or(|t| t.trim().is_empty())
+    {
+        return fail(detail(
+            StatusCode::BAD_REQUEST,
+            "Instructions are not valid",
+        ));
     }
     if body.get("store") != Some(&Value::Bool(false)) {
         return fail(detail(
@@ -1130,6 +1177,13 @@ fn validate_item(i: usize, item: &Value) -> Result<(), Box<Response>> {
         )));
     };
     let kind = obj.get("type").and_then(Value::as_str).unwrap_or("message");
+    if kind == "item_reference" {
+        return Err(Box::new(invalid(
+            "Unsupported parameter: 'item_reference' (items are not persisted).",
+            Some(&format!("input[{i}]")),
+            Some("unsupported_parameter"),
+        )));
+    }
     if !KNOWN_ITEM_TYPES.contains(&kind) {
         return Err(Box::new(invalid(
             &format!("Invalid value: '{kind}'. Unknown input item type."),
@@ -1142,12 +1196,20 @@ fn validate_item(i: usize, item: &Value) -> Result<(), Box<Response>> {
             let role = obj.get("role").and_then(Value::as_str).unwrap_or("");
             let allowed: &[&str] = match role {
                 "assistant" => &["output_text", "refusal"],
-                "user" | "developer" | "system" => &["input_text", "input_image", "input_file"],
+                "user" | "developer" => &["input_text", "input_image", "input_file"],
+                "system" => {
+                    return Err(Box::new(invalid(
+                        "Invalid value: 'system'. System messages are not allowed; use a \
+                         developer message.",
+                        Some(&format!("input[{i}].role")),
+                        Some("invalid_value"),
+                    )));
+                }
                 _ => {
                     return Err(Box::new(invalid(
                         &format!(
                             "Invalid value: '{role}'. Supported values are: 'assistant', \
-                             'system', 'developer', and 'user'."
+                             'developer', and 'user'."
                         ),
                         Some(&format!("input[{i}].role")),
                         Some("invalid_value"),
@@ -1251,7 +1313,24 @@ async fn models(
             Some("missing_required_parameter"),
         );
     }
-    let (body, etag) = models_body_and_etag(&lock(&shared.state).models);
+    // The backend hides models whose minimal client version is above the caller's.
+    let client = q.get("client_version").cloned().unwrap_or_default();
+    lock(&shared.state).models_calls.push((
+        client.clone(),
+        headers
+            .get("version")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    ));
+    let visible: Vec<Value> = lock(&shared.state)
+        .models
+        .iter()
+        .filter(|m| {
+            catalog::minimal_version(m).is_none_or(|min| catalog::version_at_least(&client, min))
+        })
+        .cloned()
+        .collect();
+    let (body, etag) = models_body_and_etag(&visible);
     if etag_matches(&headers, &etag) {
         return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
     }
@@ -1310,6 +1389,17 @@ async fn wham_usage(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Re
             },
         }),
     )
+}
+
+async fn accounts_check(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    lock(&shared.state).accounts_checks += 1;
+    if let Err(r) = authorize(&shared, &headers) {
+        return *r;
+    }
+    match lock(&shared.state).accounts_check.clone() {
+        Some(v) => json(StatusCode::OK, v),
+        None => detail(StatusCode::NOT_FOUND, "Not Found"),
+    }
 }
 
 async fn wham_other() -> Response {
@@ -1704,6 +1794,9 @@ mod tests {
             usage: UsageHeaders::default(),
             cache_keys: HashMap::new(),
             seq: 0,
+            accounts_check: None,
+            accounts_checks: 0,
+            models_calls: Vec::new(),
         };
         assert_eq!(take_fault(&mut s, |f| !f.is_http()), None);
         assert_eq!(

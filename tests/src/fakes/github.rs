@@ -6,8 +6,10 @@
 //!   403 "API rate limit exceeded" once the budget is spent.
 //! - Web (`github.com`): `GET /openai/codex/releases/latest` → 302 to
 //!   `/openai/codex/releases/tag/<tag>` (absolute URL on this server), which serves a page.
-//! - Raw (`raw.githubusercontent.com`): `GET /openai/codex/<tag>/codex-rs/core/<file>` → the
-//!   file with an ETag derived from tag, name and content; 304 on match; 404 when unknown.
+//! - Raw (`raw.githubusercontent.com`): `GET /openai/codex/<tag>/codex-rs/core/<file>` (a
+//!   prompt file, named by its file name) and `GET /openai/codex/<tag>/<path>` (any other
+//!   file, named by its path: the model catalog [`CATALOG_PATH`]) → the file with an ETag
+//!   derived from tag, name and content; 304 on match; 404 when unknown.
 //!
 //! Content is made up ("FAKE prompt.md for rust-v0.171.0"), never real prompt text. Faults:
 //! 500 on everything, a forced 403/429 rate limit, and [`FakeGitHub::stop`]/
@@ -22,6 +24,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
 
+use super::catalog::{self, CATALOG_PATH};
 use super::server::Server;
 use super::{etag_matches, etag_of, json, lock, now_unix};
 
@@ -59,6 +62,8 @@ struct GhState {
     files: HashMap<(String, String), String>,
     requests: Vec<GhRequest>,
     failing: bool,
+    /// Every answer waits this long (a GitHub that hangs).
+    delay: std::time::Duration,
     forced_limit: Option<RateLimitFault>,
     budget: u32,
     remaining: u32,
@@ -115,6 +120,7 @@ impl FakeGitHub {
             files: HashMap::new(),
             requests: Vec::new(),
             failing: false,
+            delay: std::time::Duration::ZERO,
             forced_limit: None,
             budget: DEFAULT_RATE_BUDGET,
             remaining: DEFAULT_RATE_BUDGET,
@@ -164,7 +170,7 @@ impl FakeGitHub {
     }
 
     /// Makes `tag` the latest release. If no file exists for it yet, fake prompt files for
-    /// every name in [`PROMPT_FILES`] are added.
+    /// every name in [`PROMPT_FILES`] and the model catalog are added.
     pub fn set_tag(&self, tag: &str) {
         self.with(|s| {
             s.tag = tag.to_owned();
@@ -224,6 +230,11 @@ impl FakeGitHub {
         self.with(|s| s.requests.clear());
     }
 
+    /// Every answer waits `delay` first (zero: answer at once).
+    pub fn set_delay(&self, delay: std::time::Duration) {
+        self.with(|s| s.delay = delay);
+    }
+
     /// Every request answers 500 while on.
     pub fn set_failing(&self, failing: bool) {
         self.with(|s| s.failing = failing);
@@ -253,6 +264,7 @@ impl FakeGitHub {
     pub fn clear_faults(&self) {
         self.with(|s| {
             s.failing = false;
+            s.delay = std::time::Duration::ZERO;
             s.forced_limit = None;
             s.remaining = s.budget;
         });
@@ -264,6 +276,10 @@ fn add_default_files(s: &mut GhState, tag: &str) {
         s.files
             .insert((tag.to_owned(), (*name).to_owned()), fake_prompt(tag, name));
     }
+    s.files.insert(
+        (tag.to_owned(), CATALOG_PATH.to_owned()),
+        catalog::file_body(tag),
+    );
 }
 
 fn file_etag(tag: &str, name: &str, text: &str) -> String {
@@ -277,6 +293,10 @@ fn set_header(resp: &mut Response, name: &'static str, value: String) {
 }
 
 async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    let delay = lock(&shared.state).delay;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let path = req.uri().path().to_owned();
     let headers = req.headers().clone();
     let method = req.method().clone();
@@ -334,6 +354,9 @@ fn route(
         ))
         .into_response(),
         ["openai", "codex", tag, "codex-rs", "core", file] => raw_file(s, tag, file, headers),
+        ["openai", "codex", tag, rest @ ..] if !rest.is_empty() => {
+            raw_file(s, tag, &rest.join("/"), headers)
+        }
         _ if path.starts_with("/repos/") => json(
             StatusCode::NOT_FOUND,
             json!({ "message": "Not Found", "documentation_url": "https://docs.github.com/rest" }),

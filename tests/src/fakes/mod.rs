@@ -10,6 +10,7 @@
 //!   `/codex/models`, `/wham/*`).
 //! - [`github`]: [`FakeGitHub`], api.github.com, github.com and raw.githubusercontent.com paths
 //!   on one server.
+//! - [`catalog`]: the model catalog both serve (lite and classic models, minimal versions).
 //! - `server` (private): bind 127.0.0.1, serve, stop/restart on the same port.
 //!
 //! Every fake binds `127.0.0.1:0`, serves on a task of the tokio runtime it was started on,
@@ -24,6 +25,7 @@
 
 pub mod auth;
 pub mod backend;
+pub mod catalog;
 pub mod github;
 pub mod jwt;
 pub mod tokens;

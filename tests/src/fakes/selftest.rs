@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::auth::pkce_pair;
 use super::backend::{BackendFault, Fixture};
+use super::catalog::{CLASSIC_MODEL, DEFAULT_MODEL, FUTURE_MODEL};
 use super::github::{DEFAULT_TAG, RateLimitFault};
 use super::tokens::DEFAULT_CLIENT_ID;
 use super::{FakeBackend, FakeGitHub, FakeStack, wait_until};
@@ -46,7 +47,7 @@ async fn authorize(
             ("id_token_add_organizations", "true"),
             ("codex_cli_simplified_flow", "true"),
             ("state", "st4te-value"),
-            ("originator", "codexd_test"),
+            ("originator", "codex_cli_rs"),
         ])
         .send()
         .await?;
@@ -96,7 +97,7 @@ fn refresh_body(refresh_token: &str) -> Value {
 /// A valid `/codex/responses` body with the given input.
 fn body(input: Value) -> Value {
     json!({
-        "model": "gpt-5.2-codex",
+        "model": CLASSIC_MODEL,
         "instructions": "FAKE prompt",
         "input": input,
         "tools": [],
@@ -128,7 +129,7 @@ async fn post_responses(
         .post(format!("{}/codex/responses", backend.base_url()))
         .bearer_auth(access)
         .header("originator", "codexd_test")
-        .header("session_id", "conv-1")
+        .header("session-id", "conv-1")
         .header("accept", "text/event-stream")
         .json(body);
     if let Some(a) = account {
@@ -229,20 +230,31 @@ async fn authorize_rejects_bad_requests_and_can_deny() -> TestResult {
             ("code_challenge".into(), challenge.clone()),
             ("code_challenge_method".into(), method.into()),
             ("state".into(), "s".into()),
+            ("originator".into(), "codex_cli_rs".into()),
         ]
     };
+    let mut not_allow_listed = base(DEFAULT_CLIENT_ID, &redirect_uri(1455), "S256");
+    not_allow_listed.pop();
+    not_allow_listed.push(("originator".into(), "codexd".into()));
     for q in [
         base("app_other", &redirect_uri(1455), "S256"),
         base(
             DEFAULT_CLIENT_ID,
-            "http://127.0.0.1:1455/auth/callback",
+            "http://192.168.1.2:1455/auth/callback",
             "S256",
         ),
         base(DEFAULT_CLIENT_ID, &redirect_uri(1455), "plain"),
+        not_allow_listed.clone(),
     ] {
         let r = c.get(&url).query(&q).send().await?;
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{q:?}");
     }
+    let r = c.get(&url).query(&not_allow_listed).send().await?;
+    assert_eq!(
+        r.json::<Value>().await?["error"],
+        "missing_required_parameter",
+        "an originator off the allow-list dead-ends like the real consent page"
+    );
     stack.auth.set_deny_entitlement(true);
     let r = c
         .get(&url)
@@ -527,10 +539,149 @@ async fn sse_order_history_and_item_ids() -> TestResult {
     let r = post_responses(&c, &stack.backend, &login.access_token, acct, &body(bad)).await?;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let mut b = body(json!([user("x")]));
-    b["model"] = json!("gpt-5.1-codex-mini");
-    b["reasoning"]["effort"] = json!("xhigh");
+    b["reasoning"]["effort"] = json!("max");
     let r = post_responses(&c, &stack.backend, &login.access_token, acct, &b).await?;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn todays_contract_lite_versions_and_rejected_shapes() -> TestResult {
+    let stack = FakeStack::start().await?;
+    let c = client();
+    let login = stack.auth.mint_login();
+    let acct = login.account_id.as_deref();
+    let send = |body: Value, extra: Vec<(&'static str, &'static str)>| {
+        let mut req = c
+            .post(format!("{}/codex/responses", stack.backend.base_url()))
+            .bearer_auth(&login.access_token)
+            .header("originator", "codexd_test")
+            .header("session-id", "conv-1")
+            .header("ChatGPT-Account-ID", acct.unwrap_or_default())
+            .json(&body);
+        for (k, v) in extra {
+            req = req.header(k, v);
+        }
+        req.send()
+    };
+    let lite_body = || {
+        let mut b = body(json!([user("x")]));
+        b["model"] = json!(DEFAULT_MODEL);
+        b["reasoning"] = json!({"effort": "low", "context": "all_turns"});
+        let o = b.as_object_mut().expect("object");
+        o.remove("tools");
+        o.remove("instructions");
+        b
+    };
+    const LITE: (&str, &str) = ("x-openai-internal-codex-responses-lite", "true");
+    // The lite contract.
+    assert_eq!(
+        send(lite_body(), vec![LITE]).await?.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(lite_body(), vec![]).await?.status(),
+        StatusCode::BAD_REQUEST,
+        "a lite model without the header"
+    );
+    let mut no_context = lite_body();
+    no_context["reasoning"] = json!({"effort": "low"});
+    let r = send(no_context, vec![LITE]).await?;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await?.contains("all_turns"));
+    for key in ["tools", "instructions"] {
+        let mut b = lite_body();
+        b[key] = if key == "tools" {
+            json!([])
+        } else {
+            json!("x")
+        };
+        assert_eq!(
+            send(b, vec![LITE]).await?.status(),
+            StatusCode::BAD_REQUEST,
+            "{key}"
+        );
+    }
+    // Versions: below the model's minimum is refused; at or above is served.
+    let r = send(lite_body(), vec![LITE, ("version", "0.130.0")]).await?;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await?.contains("requires a newer version"));
+    assert_eq!(
+        send(lite_body(), vec![LITE, ("version", "0.171.0")])
+            .await?
+            .status(),
+        StatusCode::OK
+    );
+    let mut future = lite_body();
+    future["model"] = json!(FUTURE_MODEL);
+    assert_eq!(
+        send(future, vec![LITE, ("version", "0.171.0")])
+            .await?
+            .status(),
+        StatusCode::BAD_REQUEST
+    );
+    // Rejected shapes: system items, unsupported parameters, item references.
+    let system = body(
+        json!([{"type": "message", "role": "system", "content": [{"type": "input_text", "text": "x"}]}]),
+    );
+    assert_eq!(
+        send(system, vec![]).await?.status(),
+        StatusCode::BAD_REQUEST
+    );
+    for (param, value) in [
+        ("temperature", json!(0.2)),
+        ("max_output_tokens", json!(5)),
+        ("previous_response_id", json!("resp_1")),
+    ] {
+        let mut b = body(json!([user("x")]));
+        b[param] = value;
+        assert_eq!(
+            send(b, vec![]).await?.status(),
+            StatusCode::BAD_REQUEST,
+            "{param}"
+        );
+    }
+    let reference = body(json!([{"type": "item_reference", "id": "msg_1"}]));
+    assert_eq!(
+        send(reference, vec![]).await?.status(),
+        StatusCode::BAD_REQUEST
+    );
+    // The underscore session header no longer counts.
+    let r = c
+        .post(format!("{}/codex/responses", stack.backend.base_url()))
+        .bearer_auth(&login.access_token)
+        .header("originator", "codexd_test")
+        .header("session_id", "conv-1")
+        .header("ChatGPT-Account-ID", acct.unwrap_or_default())
+        .json(&body(json!([user("x")])))
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // The catalog is filtered by client_version.
+    let models = |v: &'static str| {
+        c.get(format!(
+            "{}/codex/models?client_version={v}",
+            stack.backend.base_url()
+        ))
+        .bearer_auth(&login.access_token)
+        .send()
+    };
+    let slugs = |v: Value| -> Vec<String> {
+        v["models"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|m| m["slug"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert!(slugs(models("0.1.0").await?.json().await?).is_empty());
+    let at_171 = slugs(models("0.171.0").await?.json().await?);
+    assert!(
+        at_171.contains(&DEFAULT_MODEL.to_string()) && !at_171.contains(&FUTURE_MODEL.to_string())
+    );
+    assert!(slugs(models("9.0.0").await?.json().await?).contains(&FUTURE_MODEL.to_string()));
     Ok(())
 }
 
@@ -570,7 +721,9 @@ async fn backend_faults() -> TestResult {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert_eq!(
         r.json::<Value>().await?["detail"],
-        "The 'gpt-5.2-codex' model is not supported when using Codex with a ChatGPT account."
+        format!(
+            "The '{CLASSIC_MODEL}' model is not supported when using Codex with a ChatGPT account."
+        )
     );
     let r = send().await?;
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -639,19 +792,22 @@ async fn models_etag() -> TestResult {
     let c = client();
     let login = stack.auth.mint_login();
     let url = format!(
-        "{}/codex/models?client_version=0.1.0",
+        "{}/codex/models?client_version=0.171.0",
         stack.backend.base_url()
     );
     let r = c.get(&url).bearer_auth(&login.access_token).send().await?;
     assert_eq!(r.status(), StatusCode::OK);
     let etag = r.headers()["etag"].to_str()?.to_owned();
     let v: Value = r.json().await?;
-    assert_eq!(v["models"][0]["slug"], "gpt-5.2-codex");
+    assert_eq!(
+        v["models"][0]["slug"], DEFAULT_MODEL,
+        "{FUTURE_MODEL} is above 0.171.0"
+    );
     assert_eq!(
         v["models"][1]["supported_reasoning_levels"]
             .as_array()
             .map(Vec::len),
-        Some(2)
+        Some(4)
     );
     let r = c
         .get(&url)
@@ -663,7 +819,7 @@ async fn models_etag() -> TestResult {
     assert!(
         stack
             .backend
-            .set_base_instructions("gpt-5.2-codex", Some("FAKE base"))
+            .set_base_instructions(DEFAULT_MODEL, Some("FAKE base"))
     );
     let r = c
         .get(&url)

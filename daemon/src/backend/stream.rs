@@ -118,7 +118,24 @@ pub enum StreamBreak {
     Idle(Duration),
 }
 
-type Inner = Pin<Box<dyn Stream<Item = Result<String, String>> + Send>>;
+/// One SSE event as it came: its `event:` name (if any) and `data:` text. The gateway relays
+/// these; conversations parse them with [`parse_event`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawEvent {
+    /// `event:` line.
+    pub event: Option<String>,
+    /// `data:` lines.
+    pub data: String,
+}
+
+type Inner = Pin<Box<dyn Stream<Item = Result<RawEvent, String>> + Send>>;
+
+fn raw(ev: eventsource_stream::Event) -> RawEvent {
+    RawEvent {
+        event: (!ev.event.is_empty() && ev.event != "message").then_some(ev.event),
+        data: ev.data,
+    }
+}
 
 /// The SSE events of one response, with an idle timeout between events.
 pub struct EventSource {
@@ -132,7 +149,7 @@ impl EventSource {
         let inner = resp
             .bytes_stream()
             .eventsource()
-            .map(|r| r.map(|ev| ev.data).map_err(|e| e.to_string()));
+            .map(|r| r.map(raw).map_err(|e| e.to_string()));
         Self {
             inner: Box::pin(inner),
             idle,
@@ -148,25 +165,28 @@ impl EventSource {
     {
         let inner = bytes
             .eventsource()
-            .map(|r| r.map(|ev| ev.data).map_err(|e| e.to_string()));
+            .map(|r| r.map(raw).map_err(|e| e.to_string()));
         Self {
             inner: Box::pin(inner),
             idle,
         }
     }
 
+    /// The next event as it came (any type), within the idle timeout.
+    pub async fn next_raw(&mut self) -> Result<RawEvent, StreamBreak> {
+        match tokio::time::timeout(self.idle, self.inner.next()).await {
+            Err(_) => Err(StreamBreak::Idle(self.idle)),
+            Ok(None) => Err(StreamBreak::Closed),
+            Ok(Some(Err(e))) => Err(StreamBreak::Transport(e)),
+            Ok(Some(Ok(ev))) => Ok(ev),
+        }
+    }
+
     /// The next event we care about, skipping unknown ones.
     pub async fn next(&mut self) -> Result<StreamEvent, StreamBreak> {
         loop {
-            match tokio::time::timeout(self.idle, self.inner.next()).await {
-                Err(_) => return Err(StreamBreak::Idle(self.idle)),
-                Ok(None) => return Err(StreamBreak::Closed),
-                Ok(Some(Err(e))) => return Err(StreamBreak::Transport(e)),
-                Ok(Some(Ok(data))) => {
-                    if let Some(ev) = parse_event(&data) {
-                        return Ok(ev);
-                    }
-                }
+            if let Some(ev) = parse_event(&self.next_raw().await?.data) {
+                return Ok(ev);
             }
         }
     }
