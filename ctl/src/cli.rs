@@ -321,4 +321,7 @@ pub struct DebugArgs {
     /// Make this actor panic: auth, instructions, sessions, log.
     #[arg(long)]
     pub panic: String,
+    /// Panic inside the future an async handler returns, not in the handler itself.
+    #[arg(long)]
+    pub in_future: bool,
 }

@@ -32,10 +32,5 @@ pub mod server;
 pub mod session;
 pub mod supervisor;
 
-/// Current time as unix seconds.
-pub fn now_unix() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
+/// Current time as unix seconds (the protocol crate's clock: one definition for both sides).
+pub use codexd_proto::human::now as now_unix;

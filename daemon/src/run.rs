@@ -129,10 +129,10 @@ pub fn run(options: Options, activated: Option<OwnedFd>) -> anyhow::Result<()> {
         tracing::info!("codexd ready");
         server::serve(listener, svc.clone(), shutdown).await;
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
-        svc.auth.stop();
-        svc.instructions.stop();
-        svc.sessions.stop();
-        svc.log.stop();
+        svc.auth.disable_restarts();
+        svc.instructions.disable_restarts();
+        svc.sessions.disable_restarts();
+        svc.log.disable_restarts();
         tracing::info!("codexd stopped");
         anyhow::Ok(())
     });

@@ -6,6 +6,10 @@
 //! guard's `Drop` tells the supervisor, which builds a fresh actor from its factory (the
 //! factory reloads state from disk) on the system arbiter. Callers go through
 //! [`Supervised::send`], which waits for a restart in progress instead of failing.
+//!
+//! Handlers that wait on something return `ResponseActFuture`: their futures run inside the
+//! actor's context, so a panic there ends the actor and restarts it like a panic in the
+//! handler itself (a detached `ResponseFuture` would die alone and leave the actor running).
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -129,11 +133,22 @@ impl<A: Actor<Context = Context<A>>> Supervised<A> {
         A::Context: ToEnvelope<A, M>,
     {
         let addr = self.live_addr().await?;
+        let name = self.inner.kind.name();
         addr.send(msg).await.map_err(|_| {
-            WireError::new(
-                ErrorCode::Internal,
-                format!("the {} component failed while handling this request and was restarted; please try again", self.inner.kind.name()),
-            )
+            // Say what really happened: the actor died (and is being restarted), or it lives
+            // on and only this request was dropped.
+            if addr.connected() {
+                tracing::error!(actor = name, "a request was dropped without an answer");
+                WireError::new(
+                    ErrorCode::Internal,
+                    format!("the {name} component dropped this request without an answer (see `codexctl logs`); please try again"),
+                )
+            } else {
+                WireError::new(
+                    ErrorCode::Internal,
+                    format!("the {name} component failed while handling this request and was restarted; please try again"),
+                )
+            }
         })
     }
 
@@ -178,19 +193,35 @@ impl<A: Actor<Context = Context<A>>> Supervised<A> {
         }
     }
 
-    /// Stop without restarting (daemon shutdown).
-    pub fn stop(&self) {
+    /// Turn restarts off: the daemon is shutting down and its actors stop for good.
+    pub fn disable_restarts(&self) {
         self.inner.stopping.store(true, Ordering::SeqCst);
     }
 }
 
-/// Test hook: the receiving actor panics inside its handler (only sent when the daemon runs
-/// with `CODEXD_TEST_HOOKS=1`). Every supervised actor handles it with [`panic_for_test`].
+/// Test hook: the receiving actor panics inside its handler, or inside the future its
+/// handler returns (only sent when the daemon runs with `CODEXD_TEST_HOOKS=1`). Every
+/// supervised actor handles it with [`panic_for_test`].
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct PanicForTest;
+pub struct PanicForTest {
+    /// Panic after the handler returned, in its future (an async handler's body).
+    pub in_future: bool,
+}
 
 /// The body of every actor's `PanicForTest` handler.
-pub fn panic_for_test(kind: ActorKind) {
-    panic!("test hook: {} actor panicking on purpose", kind.name());
+pub fn panic_for_test<A: Actor<Context = Context<A>>>(
+    kind: ActorKind,
+    msg: PanicForTest,
+) -> ResponseActFuture<A, ()> {
+    if !msg.in_future {
+        panic!("test hook: {} actor panicking on purpose", kind.name());
+    }
+    Box::pin(actix::fut::wrap_future(async move {
+        tokio::task::yield_now().await;
+        panic!(
+            "test hook: {} actor panicking on purpose in an async handler",
+            kind.name()
+        );
+    }))
 }

@@ -111,6 +111,8 @@ pub enum Request {
 pub enum DebugRequest {
     /// Make the named actor panic inside a message handler.
     PanicActor(ActorKind),
+    /// Make the named actor panic inside the future an async handler returned.
+    PanicActorInFuture(ActorKind),
     /// Ask the AuthActor for an access token as a backend call would (answered with
     /// [`Reply::DebugAccess`]); `after_unauthorized` reports the current token as rejected by
     /// the backend first (reactive refresh).

@@ -254,7 +254,8 @@ fn every_actor_is_restarted_after_a_panic() {
     let env = Env::new();
     status(&env);
     for actor in ["auth", "instructions", "sessions", "log"] {
-        env.ctl(&["debug", "--panic", actor]).ok();
+        let out = env.ctl(&["debug", "--panic", actor]);
+        assert!(out.stderr.contains("was restarted"), "{actor}: {out:?}");
         // The very next request succeeds and shows the restart.
         let s = status(&env);
         let a = s["actors"]
@@ -265,6 +266,24 @@ fn every_actor_is_restarted_after_a_panic() {
             .unwrap()
             .clone();
         assert_eq!(a["restarts"], 1, "{s}");
+        assert_eq!(a["state"], "running", "{s}");
+        // A panic inside an async handler's future restarts the actor too, and the caller
+        // is told so.
+        let out = env.ctl(&["debug", "--panic", actor, "--in-future"]);
+        assert!(
+            out.stderr.contains("was restarted"),
+            "{actor}: {}",
+            out.stderr
+        );
+        let s = status(&env);
+        let a = s["actors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["kind"].as_str().unwrap().eq_ignore_ascii_case(actor))
+            .unwrap()
+            .clone();
+        assert_eq!(a["restarts"], 2, "{actor} after an async panic: {s}");
         assert_eq!(a["state"], "running", "{s}");
     }
 }

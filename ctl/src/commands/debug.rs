@@ -1,4 +1,4 @@
-//! `codexctl debug --panic ACTOR` (hidden): test hook for supervision tests.
+//! `codexctl debug --panic ACTOR [--in-future]` (hidden): test hook for supervision tests.
 
 use codexd_proto::Request;
 use codexd_proto::message::DebugRequest;
@@ -14,7 +14,11 @@ pub fn run(args: crate::cli::DebugArgs, ctx: &Ctx) -> anyhow::Result<u8> {
             args.panic
         )
     })?;
-    ctx.connect()?
-        .call_simple(Request::Debug(DebugRequest::PanicActor(kind)))?;
+    let request = if args.in_future {
+        DebugRequest::PanicActorInFuture(kind)
+    } else {
+        DebugRequest::PanicActor(kind)
+    };
+    ctx.connect()?.call_simple(Request::Debug(request))?;
     Ok(crate::exit::OK)
 }

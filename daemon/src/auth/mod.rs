@@ -273,19 +273,19 @@ async fn run_login(
 }
 
 impl Handler<Login> for AuthActor {
-    type Result = ResponseFuture<Result<AccountSummary, WireError>>;
+    type Result = ResponseActFuture<Self, Result<AccountSummary, WireError>>;
     fn handle(&mut self, msg: Login, _ctx: &mut Context<Self>) -> Self::Result {
         let core = self.core();
         let deps = self.deps.clone();
-        Box::pin(async move { run_login(core?, deps, msg.method, msg.ctx).await })
+        Box::pin(async move { run_login(core?, deps, msg.method, msg.ctx).await }.into_actor(self))
     }
 }
 
 impl Handler<Logout> for AuthActor {
-    type Result = ResponseFuture<Result<LogoutOutcome, WireError>>;
+    type Result = ResponseActFuture<Self, Result<LogoutOutcome, WireError>>;
     fn handle(&mut self, msg: Logout, _ctx: &mut Context<Self>) -> Self::Result {
         let core = self.core();
-        Box::pin(async move { core?.logout(msg.local_only).await })
+        Box::pin(async move { core?.logout(msg.local_only).await }.into_actor(self))
     }
 }
 
@@ -307,18 +307,20 @@ impl Handler<GetStatus> for AuthActor {
 }
 
 impl Handler<GetAccess> for AuthActor {
-    type Result = ResponseFuture<Result<Access, WireError>>;
+    type Result = ResponseActFuture<Self, Result<Access, WireError>>;
     fn handle(&mut self, _msg: GetAccess, _ctx: &mut Context<Self>) -> Self::Result {
         let core = self.core();
-        Box::pin(async move { core?.get_access().await })
+        Box::pin(async move { core?.get_access().await }.into_actor(self))
     }
 }
 
 impl Handler<RefreshAfterUnauthorized> for AuthActor {
-    type Result = ResponseFuture<Result<Access, WireError>>;
+    type Result = ResponseActFuture<Self, Result<Access, WireError>>;
     fn handle(&mut self, msg: RefreshAfterUnauthorized, _ctx: &mut Context<Self>) -> Self::Result {
         let core = self.core();
-        Box::pin(async move { core?.refresh_after_unauthorized(&msg.rejected).await })
+        Box::pin(
+            async move { core?.refresh_after_unauthorized(&msg.rejected).await }.into_actor(self),
+        )
     }
 }
 
@@ -345,8 +347,8 @@ pub async fn debug_access(
 }
 
 impl Handler<PanicForTest> for AuthActor {
-    type Result = ();
-    fn handle(&mut self, _msg: PanicForTest, _ctx: &mut Context<Self>) {
-        panic_for_test(ActorKind::Auth)
+    type Result = ResponseActFuture<Self, ()>;
+    fn handle(&mut self, msg: PanicForTest, _ctx: &mut Context<Self>) -> Self::Result {
+        panic_for_test(ActorKind::Auth, msg)
     }
 }

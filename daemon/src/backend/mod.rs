@@ -364,7 +364,7 @@ impl Backend {
                     relay: call.relay,
                 },
             );
-            self.log_request(call, &headers);
+            self.log_request(call, &headers).await;
             let sent = self
                 .inner
                 .http
@@ -401,18 +401,15 @@ impl Backend {
             let retry_after = retry::retry_after(resp.headers());
             let resp_headers = headers::pairs(resp.headers());
             let text = resp.text().await.unwrap_or_default();
-            if self.inner.request_log.enabled() {
-                let pairs: Vec<(&str, &str)> = resp_headers
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect();
-                self.inner.request_log.record(
+            self.inner
+                .request_log
+                .record_off_thread(
                     call.conversation,
                     &format!("response-{status}"),
-                    &pairs,
-                    &text,
-                );
-            }
+                    resp_headers.clone(),
+                    text.clone(),
+                )
+                .await;
             tracing::info!(conversation = %call.conversation, status, "backend answered with an error");
             let failure = |error: WireError, unsupported_model: Option<String>| Failure {
                 error,
@@ -485,26 +482,28 @@ impl Backend {
         Ok(())
     }
 
-    fn log_request(&self, call: &Call<'_>, headers: &HeaderMap) {
+    async fn log_request(&self, call: &Call<'_>, headers: &HeaderMap) {
         if !self.inner.request_log.enabled() {
             return;
         }
-        let pairs = headers::pairs(headers);
-        let pairs: Vec<(&str, &str)> = pairs
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
         self.inner
             .request_log
-            .record(call.conversation, "request", &pairs, &call.body.to_string());
+            .record_off_thread(
+                call.conversation,
+                "request",
+                headers::pairs(headers),
+                call.body.to_string(),
+            )
+            .await;
     }
 
     /// Opt-in request log of what a call produced (the log redacts it).
-    pub fn log_response(&self, conversation: &str, record: &Value) {
+    pub async fn log_response(&self, conversation: &str, record: &Value) {
         if self.inner.request_log.enabled() {
             self.inner
                 .request_log
-                .record(conversation, "response", &[], &record.to_string());
+                .record_off_thread(conversation, "response", Vec::new(), record.to_string())
+                .await;
         }
     }
 }

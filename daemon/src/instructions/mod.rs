@@ -176,40 +176,40 @@ pub struct GetModels {
 pub struct PurgeCache;
 
 impl Handler<GetInstructions> for InstructionCacheActor {
-    type Result = ResponseFuture<Result<ResolvedInstructions, WireError>>;
+    type Result = ResponseActFuture<Self, Result<ResolvedInstructions, WireError>>;
     fn handle(&mut self, msg: GetInstructions, _ctx: &mut Context<Self>) -> Self::Result {
         let engine = self.engine.clone();
-        Box::pin(async move { engine.resolve(msg.model.as_deref()).await })
+        Box::pin(async move { engine.resolve(msg.model.as_deref()).await }.into_actor(self))
     }
 }
 
 impl Handler<Describe> for InstructionCacheActor {
-    type Result = ResponseFuture<Result<InstructionsInfo, WireError>>;
+    type Result = ResponseActFuture<Self, Result<InstructionsInfo, WireError>>;
     fn handle(&mut self, msg: Describe, _ctx: &mut Context<Self>) -> Self::Result {
         let engine = self.engine.clone();
-        Box::pin(async move { engine.describe(msg.req, msg.wait).await })
+        Box::pin(async move { engine.describe(msg.req, msg.wait).await }.into_actor(self))
     }
 }
 
 impl Handler<GetModels> for InstructionCacheActor {
-    type Result = ResponseFuture<Result<ModelCatalog, WireError>>;
+    type Result = ResponseActFuture<Self, Result<ModelCatalog, WireError>>;
     fn handle(&mut self, msg: GetModels, _ctx: &mut Context<Self>) -> Self::Result {
         let engine = self.engine.clone();
-        Box::pin(async move { Ok(engine.models(msg.refresh).await) })
+        Box::pin(async move { Ok(engine.models(msg.refresh).await) }.into_actor(self))
     }
 }
 
 impl Handler<PurgeCache> for InstructionCacheActor {
-    type Result = ResponseFuture<Result<(), WireError>>;
+    type Result = ResponseActFuture<Self, Result<(), WireError>>;
     fn handle(&mut self, _msg: PurgeCache, _ctx: &mut Context<Self>) -> Self::Result {
         let engine = self.engine.clone();
-        Box::pin(async move { engine.purge().await })
+        Box::pin(async move { engine.purge().await }.into_actor(self))
     }
 }
 
 impl Handler<PanicForTest> for InstructionCacheActor {
-    type Result = ();
-    fn handle(&mut self, _msg: PanicForTest, _ctx: &mut Context<Self>) {
-        panic_for_test(ActorKind::Instructions)
+    type Result = ResponseActFuture<Self, ()>;
+    fn handle(&mut self, msg: PanicForTest, _ctx: &mut Context<Self>) -> Self::Result {
+        panic_for_test(ActorKind::Instructions, msg)
     }
 }

@@ -119,6 +119,29 @@ impl RequestLog {
         }
     }
 
+    /// [`RequestLog::record`] on a blocking thread (it creates files and fsyncs), awaited so
+    /// the files exist when the caller goes on. Nothing happens when request logging is off.
+    pub async fn record_off_thread(
+        &self,
+        request_id: &str,
+        stage: &str,
+        headers: Vec<(String, String)>,
+        body: String,
+    ) {
+        if !self.enabled() {
+            return;
+        }
+        let (me, id, stage) = (self.clone(), request_id.to_string(), stage.to_string());
+        let _ = tokio::task::spawn_blocking(move || {
+            let pairs: Vec<(&str, &str)> = headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            me.record(&id, &stage, &pairs, &body);
+        })
+        .await;
+    }
+
     fn write(
         &self,
         request_id: &str,
@@ -263,42 +286,45 @@ fn level_rank(level: &str) -> u8 {
 }
 
 impl Handler<Logs> for LogActor {
-    type Result = ResponseFuture<Result<(), WireError>>;
+    type Result = ResponseActFuture<Self, Result<(), WireError>>;
     fn handle(&mut self, msg: Logs, _ctx: &mut Context<Self>) -> Self::Result {
         let (recent, mut rx) = self.live.snapshot_and_subscribe();
-        Box::pin(async move {
-            let Logs { req, ctx } = msg;
-            let max = req.level.as_deref().map(level_rank).unwrap_or(4);
-            let since_ms = req.since.map(|s| s * 1000).unwrap_or(0);
-            let keep = |l: &LogLine| level_rank(&l.level) <= max && l.at_ms >= since_ms;
-            let lines: Vec<LogLine> = recent.into_iter().filter(|l| keep(l)).collect();
-            let skip = lines
-                .len()
-                .saturating_sub(req.lines.unwrap_or(100) as usize);
-            for line in lines.into_iter().skip(skip) {
-                if !ctx.emit(Event::Log(line)).await {
+        Box::pin(
+            async move {
+                let Logs { req, ctx } = msg;
+                let max = req.level.as_deref().map(level_rank).unwrap_or(4);
+                let since_ms = req.since.map(|s| s * 1000).unwrap_or(0);
+                let keep = |l: &LogLine| level_rank(&l.level) <= max && l.at_ms >= since_ms;
+                let lines: Vec<LogLine> = recent.into_iter().filter(|l| keep(l)).collect();
+                let skip = lines
+                    .len()
+                    .saturating_sub(req.lines.unwrap_or(100) as usize);
+                for line in lines.into_iter().skip(skip) {
+                    if !ctx.emit(Event::Log(line)).await {
+                        return Ok(());
+                    }
+                }
+                if !req.follow {
                     return Ok(());
                 }
-            }
-            if !req.follow {
-                return Ok(());
-            }
-            loop {
-                let next = tokio::select! {
-                    next = rx.recv() => next,
-                    _ = ctx.cancel.cancelled() => return Ok(()),
-                };
-                let event = match next {
-                    Ok(line) if keep(&line) => Event::Log(line),
-                    Ok(_) => continue,
-                    Err(RecvError::Lagged(n)) => Event::LogsMissed(n),
-                    Err(RecvError::Closed) => return Ok(()),
-                };
-                if !ctx.emit(event).await {
-                    return Ok(());
+                loop {
+                    let next = tokio::select! {
+                        next = rx.recv() => next,
+                        _ = ctx.cancel.cancelled() => return Ok(()),
+                    };
+                    let event = match next {
+                        Ok(line) if keep(&line) => Event::Log(line),
+                        Ok(_) => continue,
+                        Err(RecvError::Lagged(n)) => Event::LogsMissed(n),
+                        Err(RecvError::Closed) => return Ok(()),
+                    };
+                    if !ctx.emit(event).await {
+                        return Ok(());
+                    }
                 }
             }
-        })
+            .into_actor(self),
+        )
     }
 }
 
@@ -325,8 +351,8 @@ impl Handler<RequestLoggingState> for LogActor {
 }
 
 impl Handler<PanicForTest> for LogActor {
-    type Result = ();
-    fn handle(&mut self, _msg: PanicForTest, _ctx: &mut Context<Self>) {
-        panic_for_test(ActorKind::Log)
+    type Result = ResponseActFuture<Self, ()>;
+    fn handle(&mut self, msg: PanicForTest, _ctx: &mut Context<Self>) -> Self::Result {
+        panic_for_test(ActorKind::Log, msg)
     }
 }

@@ -109,21 +109,26 @@ pub async fn handle(
             }
             auth::debug_access(&svc.auth, after_unauthorized).await
         }
-        Request::Debug(DebugRequest::PanicActor(kind)) => {
+        Request::Debug(
+            ref debug @ (DebugRequest::PanicActor(kind) | DebugRequest::PanicActorInFuture(kind)),
+        ) => {
+            let in_future = matches!(debug, DebugRequest::PanicActorInFuture(_));
             if !svc.test_hooks {
                 return Err(WireError::new(
                     ErrorCode::Disabled,
                     "test hooks are off (start the daemon with CODEXD_TEST_HOOKS=1)",
                 ));
             }
-            // The send fails because the actor dies while handling it; that is the point.
-            let _ = match kind {
-                ActorKind::Auth => svc.auth.send(PanicForTest).await,
-                ActorKind::Instructions => svc.instructions.send(PanicForTest).await,
-                ActorKind::Sessions => svc.sessions.send(PanicForTest).await,
-                ActorKind::Log => svc.log.send(PanicForTest).await,
-            };
-            Ok(Reply::Done)
+            // The send fails because the actor dies while handling it; that is the point, and
+            // the caller hears what the supervisor says happened.
+            let msg = PanicForTest { in_future };
+            match kind {
+                ActorKind::Auth => svc.auth.send(msg).await,
+                ActorKind::Instructions => svc.instructions.send(msg).await,
+                ActorKind::Sessions => svc.sessions.send(msg).await,
+                ActorKind::Log => svc.log.send(msg).await,
+            }
+            .map(|()| Reply::Done)
         }
     }
 }

@@ -97,10 +97,10 @@ pub struct SessionRegistry {
 }
 
 impl SessionRegistry {
-    /// Build; stored sessions are indexed (and reconciled with their files) right here.
+    /// Build; stored sessions are indexed (and reconciled with their files) when the actor
+    /// starts, on a blocking thread, before it handles any message.
     pub fn new(deps: SessionDeps) -> Self {
         let dir = deps.paths.sessions_dir();
-        let index = Index::load(&dir);
         let env = TurnEnv {
             config: deps.config.clone(),
             backend: deps.backend.clone(),
@@ -112,7 +112,7 @@ impl SessionRegistry {
                 dir,
                 idle_stop: Duration::from_secs(deps.config.sessions.idle_stop_secs.max(1)),
             },
-            index,
+            index: Index::default(),
             writer: None,
             live: HashMap::new(),
         }
@@ -263,9 +263,23 @@ fn check_name(name: &str) -> Result<(), WireError> {
 impl Actor for SessionRegistry {
     type Context = Context<Self>;
 
-    fn started(&mut self, _ctx: &mut Context<Self>) {
+    fn started(&mut self, ctx: &mut Context<Self>) {
         self.writer = Some(IndexWriter::start(self.spawner.dir.clone()));
-        tracing::debug!(stored = self.index.stored(), "sessions indexed");
+        let dir = self.spawner.dir.clone();
+        // `wait`: no message is handled before the index is loaded; the directory walk and
+        // reconciliation run on a blocking thread, not on the arbiter.
+        ctx.wait(
+            async move {
+                tokio::task::spawn_blocking(move || Index::load(&dir))
+                    .await
+                    .unwrap_or_default()
+            }
+            .into_actor(self)
+            .map(|index, act, _| {
+                tracing::debug!(stored = index.stored(), "sessions indexed");
+                act.index = index;
+            }),
+        );
     }
 }
 
@@ -374,7 +388,7 @@ impl Handler<Ask> for SessionRegistry {
 }
 
 impl Handler<Sessions> for SessionRegistry {
-    type Result = ResponseFuture<Result<Reply, WireError>>;
+    type Result = ResponseActFuture<Self, Result<Reply, WireError>>;
 
     fn handle(&mut self, msg: Sessions, _ctx: &mut Context<Self>) -> Self::Result {
         let result: Result<Reply, WireError> = match msg.0 {
@@ -385,7 +399,7 @@ impl Handler<Sessions> for SessionRegistry {
             SessionsRequest::Show(key) => {
                 let id = match self.lookup(&key) {
                     Ok(id) => id,
-                    Err(e) => return Box::pin(async move { Err(e) }),
+                    Err(e) => return Box::pin(async move { Err(e) }.into_actor(self)),
                 };
                 let entry = self.index.sessions.get(&id).cloned().unwrap_or_default();
                 let info = index::info(&id, &entry, self.is_active(&id));
@@ -413,7 +427,7 @@ impl Handler<Sessions> for SessionRegistry {
                         })
                         .collect();
                     Ok(Reply::Session(SessionDetail { info, turns }))
-                });
+                }.into_actor(self));
             }
             SessionsRequest::Remove(key) => match self.lookup(&key) {
                 Err(e) => Err(e),
@@ -434,18 +448,25 @@ impl Handler<Sessions> for SessionRegistry {
                         self.index.remove(&id);
                         self.save();
                         let path = history::path(&self.spawner.dir, &id);
-                        return Box::pin(async move {
-                            tokio::task::spawn_blocking(move || history::remove(&path))
-                                .await
-                                .map_err(|e| WireError::new(ErrorCode::Internal, e.to_string()))?
-                                .map_err(|e| {
-                                    WireError::new(
-                                        ErrorCode::Storage,
-                                        format!("Cannot delete the conversation history ({e})."),
-                                    )
-                                })?;
-                            Ok(Reply::Done)
-                        });
+                        return Box::pin(
+                            async move {
+                                tokio::task::spawn_blocking(move || history::remove(&path))
+                                    .await
+                                    .map_err(|e| {
+                                        WireError::new(ErrorCode::Internal, e.to_string())
+                                    })?
+                                    .map_err(|e| {
+                                        WireError::new(
+                                            ErrorCode::Storage,
+                                            format!(
+                                                "Cannot delete the conversation history ({e})."
+                                            ),
+                                        )
+                                    })?;
+                                Ok(Reply::Done)
+                            }
+                            .into_actor(self),
+                        );
                     }
                 }
             },
@@ -469,7 +490,7 @@ impl Handler<Sessions> for SessionRegistry {
                 Ok(Reply::Done)
             })(),
         };
-        Box::pin(async move { result })
+        Box::pin(async move { result }.into_actor(self))
     }
 }
 
@@ -492,7 +513,7 @@ impl Handler<Limits> for SessionRegistry {
 }
 
 impl Handler<PurgeSessions> for SessionRegistry {
-    type Result = ResponseFuture<Result<(), WireError>>;
+    type Result = ResponseActFuture<Self, Result<(), WireError>>;
     fn handle(&mut self, _msg: PurgeSessions, _ctx: &mut Context<Self>) -> Self::Result {
         for (_, l) in self.live.drain() {
             l.addr.do_send(StopSession);
@@ -501,36 +522,39 @@ impl Handler<PurgeSessions> for SessionRegistry {
         self.index = Index::default();
         self.save();
         let dir = self.spawner.dir.clone();
-        Box::pin(async move {
-            tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-                for id in ids {
-                    history::remove(&history::path(&dir, &id))?;
-                }
-                // Files the index did not know about.
-                if let Ok(entries) = std::fs::read_dir(&dir) {
-                    for e in entries.flatten() {
-                        if e.path().extension().is_some_and(|x| x == "jsonl") {
-                            history::remove(&e.path())?;
+        Box::pin(
+            async move {
+                tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+                    for id in ids {
+                        history::remove(&history::path(&dir, &id))?;
+                    }
+                    // Files the index did not know about.
+                    if let Ok(entries) = std::fs::read_dir(&dir) {
+                        for e in entries.flatten() {
+                            if e.path().extension().is_some_and(|x| x == "jsonl") {
+                                history::remove(&e.path())?;
+                            }
                         }
                     }
-                }
-                Ok(())
-            })
-            .await
-            .map_err(|e| WireError::new(ErrorCode::Internal, e.to_string()))?
-            .map_err(|e| {
-                WireError::new(
-                    ErrorCode::Storage,
-                    format!("Cannot delete the stored conversations ({e})."),
-                )
-            })
-        })
+                    Ok(())
+                })
+                .await
+                .map_err(|e| WireError::new(ErrorCode::Internal, e.to_string()))?
+                .map_err(|e| {
+                    WireError::new(
+                        ErrorCode::Storage,
+                        format!("Cannot delete the stored conversations ({e})."),
+                    )
+                })
+            }
+            .into_actor(self),
+        )
     }
 }
 
 impl Handler<PanicForTest> for SessionRegistry {
-    type Result = ();
-    fn handle(&mut self, _msg: PanicForTest, _ctx: &mut Context<Self>) {
-        panic_for_test(ActorKind::Sessions)
+    type Result = ResponseActFuture<Self, ()>;
+    fn handle(&mut self, msg: PanicForTest, _ctx: &mut Context<Self>) -> Self::Result {
+        panic_for_test(ActorKind::Sessions, msg)
     }
 }

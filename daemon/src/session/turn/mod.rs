@@ -138,10 +138,12 @@ async fn run_inner(
         env.backend.limits(),
         crate::now_unix(),
     );
-    env.backend.log_response(
-        &input.session_id,
-        &json!({ "text": turn.text, "usage": turn.usage, "items": turn.output }),
-    );
+    env.backend
+        .log_response(
+            &input.session_id,
+            &json!({ "text": turn.text, "usage": turn.usage, "items": turn.output }),
+        )
+        .await;
     tracing::info!(
         session = %input.session_id,
         model = %turn.model,
