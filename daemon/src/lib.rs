@@ -12,12 +12,14 @@
 //! - [`log`] — LogActor: log files, redaction, live stream, request logs.
 //! - [`data`] — what codexd stores where, and purging it.
 //! - [`request`] — the per-request channel from an actor back to its client.
+//! - [`hardening`] — no core dumps, descriptor limits, at start-up.
 //! - [`secret`], [`fsutil`], [`http`] — small shared pieces.
 
 pub mod auth;
 pub mod config;
 pub mod data;
 pub mod fsutil;
+pub mod hardening;
 pub mod http;
 pub mod instructions;
 pub mod log;

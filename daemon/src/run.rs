@@ -1,4 +1,4 @@
-//! Startup and shutdown, in order: config → logging → state lock → socket → actors → serve →
+//! Startup and shutdown, in order: hardening (no core dumps, descriptor limit) → config → logging → state lock → socket → actors → serve →
 //! `READY=1` → wait for SIGTERM/SIGINT/`shutdown` → drain → remove our socket.
 
 use std::fs::{File, OpenOptions};
@@ -31,15 +31,34 @@ pub struct Options {
 /// Run the daemon until it is told to stop. `activated` is the socket systemd passed, taken
 /// by `main` before any thread started.
 pub fn run(options: Options, activated: Option<OwnedFd>) -> anyhow::Result<()> {
+    // First, before any thread or descriptor exists: no core dumps, all the descriptors allowed.
+    let hardened = crate::hardening::harden();
     let paths = Paths::from_env()?;
     let config_path = config_path(&paths);
-    let config = Arc::new(Config::load(&config_path)?);
+    let mut config = Config::load(&config_path)?;
+    let configured_cap = config.server.max_connections;
+    config.server.max_connections =
+        crate::hardening::connection_cap(configured_cap, hardened.nofile);
+    let config = Arc::new(config);
     let log_guard = crate::log::init(&config.log, &paths, options.log_to_stderr)?;
+    if config.server.max_connections < configured_cap {
+        tracing::warn!(
+            configured = configured_cap,
+            cap = config.server.max_connections,
+            open_files = ?hardened.nofile,
+            "max_connections lowered to what the open-file limit allows; raise `ulimit -n` (LimitNOFILE= in the unit) to serve more"
+        );
+    }
+    if !hardened.no_core {
+        tracing::warn!(
+            "could not set the core-file limit to 0; a crash may write the sign-in to a core file"
+        );
+    }
     let _lock = lock_state_dir(&paths)?;
     let socket = codexd_proto::socket::socket_path();
     let socket_for_status = socket.clone();
     let bound = listener::listen(&socket, activated)?;
-    tracing::info!(version = codexd_proto::VERSION, pid = std::process::id(), socket = %socket.display(), activated = bound.activated, "codexd starting");
+    tracing::info!(version = codexd_proto::VERSION, pid = std::process::id(), socket = %socket.display(), activated = bound.activated, non_dumpable = hardened.non_dumpable, open_files = ?hardened.nofile, max_connections = config.server.max_connections, "codexd starting");
 
     let workers = std::thread::available_parallelism()
         .map(|n| n.get().min(4))

@@ -37,7 +37,11 @@ pub async fn serve(listener: Listener, svc: Arc<Services>, shutdown: Cancellatio
                 Ok(stream) => stream,
                 Err(e) => {
                     // EMFILE and friends: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
+                    if crate::hardening::is_fd_shortage(&e) {
+                        tracing::warn!(error = %e, "accept failed: out of file descriptors; raise the open-file limit (LimitNOFILE=) or lower max_connections");
+                    } else {
+                        tracing::warn!(error = %e, "accept failed");
+                    }
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
