@@ -82,3 +82,133 @@ fn no_core_dumps_and_descriptor_limit_raised() {
         log_text(&env)
     );
 }
+
+/// A socket that records what each client sends; the test ends a capture by connecting once
+/// itself and sending [`SENTINEL`].
+struct Trap {
+    rx: std::sync::mpsc::Receiver<Vec<u8>>,
+    path: std::path::PathBuf,
+}
+
+const SENTINEL: &[u8] = b"--sentinel--";
+
+impl Trap {
+    fn listen(path: &std::path::Path) -> Trap {
+        let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { return };
+                conn.set_read_timeout(Some(Duration::from_secs(10))).ok();
+                let mut got = Vec::new();
+                let _ = std::io::Read::read_to_end(&mut conn, &mut got);
+                if tx.send(got).is_err() {
+                    return;
+                }
+            }
+        });
+        Trap {
+            rx,
+            path: path.to_path_buf(),
+        }
+    }
+
+    /// Everything clients sent before now, one entry per connection.
+    fn received(&self) -> Vec<Vec<u8>> {
+        let mut s = std::os::unix::net::UnixStream::connect(&self.path).unwrap();
+        std::io::Write::write_all(&mut s, SENTINEL).unwrap();
+        drop(s);
+        let mut out = Vec::new();
+        loop {
+            let got = self.rx.recv_timeout(Duration::from_secs(30)).unwrap();
+            if got == SENTINEL {
+                return out;
+            }
+            out.push(got);
+        }
+    }
+}
+
+/// Item 1: with `XDG_RUNTIME_DIR` unset, a `<tmp>/codexd-<uid>` that is a symbolic link (here
+/// to a private directory of ours holding an impostor's socket, as a flipping link would
+/// present it) is refused without being followed: the impostor receives nothing.
+#[test]
+fn symlinked_tmp_socket_dir_is_refused_without_following() {
+    let mut env = Env::new();
+    let tmp = env.root.path().join("tmp");
+    let decoy = env.root.path().join("decoy");
+    for d in [&tmp, &decoy] {
+        std::fs::create_dir(d).unwrap();
+        std::fs::set_permissions(d, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    }
+    let trap = Trap::listen(&decoy.join("codexd.sock"));
+    let uid = run(Command::new("id").arg("-u")).stdout.trim().to_owned();
+    std::os::unix::fs::symlink(&decoy, tmp.join(format!("codexd-{uid}"))).unwrap();
+    env.unset("CODEXD_SOCKET");
+    env.unset("XDG_RUNTIME_DIR");
+    env.set("TMPDIR", &tmp.display().to_string());
+    let out = env.ctl_within(Duration::from_secs(60), &["--no-autostart", "status"]);
+    assert_eq!(out.code, 3, "{out:?}");
+    assert!(out.stderr.contains("symbolic link"), "{out:?}");
+    assert_eq!(
+        trap.received(),
+        Vec::<Vec<u8>>::new(),
+        "the impostor got bytes"
+    );
+}
+
+fn is_root() -> bool {
+    run(Command::new("id").arg("-u")).stdout.trim() == "0"
+}
+
+/// Item 1, the client half: a server of another uid behind a socket in a directory the
+/// victim owns (how the flipping link delivered prompts) gets not a single byte: codexctl
+/// checks the peer's uid before its handshake.
+#[test]
+fn client_refuses_a_daemon_of_another_user_before_sending() {
+    if !is_root() || Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("skipped: needs root and setpriv to act as two users");
+        return;
+    }
+    let ctl = bin("codexctl").display().to_string();
+    let victim = |program: &str, args: &[&str], socket: &std::path::Path| {
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", program])
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", "/nonexistent")
+            .env("CODEXD_SOCKET", socket);
+        run(&mut cmd)
+    };
+    let base = tempfile::Builder::new()
+        .prefix("codexd-peer-")
+        .tempdir()
+        .unwrap();
+    std::fs::set_permissions(
+        base.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o711),
+    )
+    .unwrap();
+    let dir = base.path().join("victim");
+    std::fs::create_dir(&dir).unwrap();
+    // The impostor (root here) binds its socket first, then the directory is the victim's.
+    let socket = dir.join("codexd.sock");
+    let trap = Trap::listen(&socket);
+    std::fs::set_permissions(&socket, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+    run(Command::new("chown").args(["-R", "65534:65534", &dir.display().to_string()]));
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    if victim("/bin/sh", &["-c", "test -x \"$0\"", &ctl], &socket).code != 0 {
+        eprintln!("skipped: uid 65534 cannot run {ctl}");
+        return;
+    }
+    let out = victim(&ctl, &["--no-autostart", "status"], &socket);
+    assert_eq!(out.code, 3, "{out:?}");
+    assert!(out.stderr.contains("runs as uid 0"), "{out:?}");
+    // It may connect (that is how it learns who answers) but sends nothing.
+    let got = trap.received();
+    assert!(
+        got.iter().all(Vec::is_empty),
+        "the impostor got bytes: {got:?}"
+    );
+}
