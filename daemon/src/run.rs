@@ -55,6 +55,8 @@ pub fn run(options: Options, activated: Option<OwnedFd>) -> anyhow::Result<()> {
         );
     }
     let _lock = lock_state_dir(&paths)?;
+    // Holding the lock, no write of ours is in flight: leftovers of a crash can go.
+    remove_crash_leftovers(&paths);
     let socket = codexd_proto::socket::socket_path();
     let socket_for_status = socket.clone();
     let bound = listener::listen(&socket, activated)?;
@@ -151,6 +153,32 @@ pub fn run(options: Options, activated: Option<OwnedFd>) -> anyhow::Result<()> {
     // The listener unlinked its socket file when it dropped (an adopted one is left alone).
     drop(log_guard);
     result
+}
+
+/// Delete temp files of atomic writes a crash interrupted (one may hold a live refresh token).
+fn remove_crash_leftovers(paths: &Paths) {
+    for (dir, recursive) in temp_dirs(paths) {
+        match crate::fsutil::remove_stale_temps(&dir, recursive) {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(dir = %dir.display(), removed = n, "removed temp files left by an interrupted write")
+            }
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot remove temp files left by an interrupted write")
+            }
+        }
+    }
+}
+
+/// Every directory codexd writes atomically into, and whether to look below it.
+pub fn temp_dirs(paths: &Paths) -> [(std::path::PathBuf, bool); 4] {
+    [
+        // Only the credentials file lives directly in the data dir.
+        (paths.data_dir.clone(), false),
+        (paths.sessions_dir(), false),
+        (paths.cache_dir.clone(), true),
+        (paths.state_dir.clone(), true),
+    ]
 }
 
 fn spawn_signal_handlers(shutdown: CancellationToken) -> anyhow::Result<()> {

@@ -212,3 +212,43 @@ fn client_refuses_a_daemon_of_another_user_before_sending() {
         "the impostor got bytes: {got:?}"
     );
 }
+
+/// Items 4 and 12: temp files of saves a crash interrupted (one of the credentials file may
+/// hold a live refresh token; the index piles them up) are removed at start, counted by
+/// `data list`, and removed by `logout` and `data purge --all`.
+#[test]
+fn crash_leftover_temp_files_are_counted_and_removed() {
+    let env = Env::new();
+    let data = env.data_dir();
+    let sessions = data.join("sessions");
+    std::fs::create_dir_all(&sessions).unwrap();
+    let cred_tmp = data.join(".credentials.json.4242.99.tmp");
+    let index_tmp = sessions.join(".index.json.4242.7.tmp");
+    std::fs::write(&cred_tmp, "{\"refresh_token\":\"rt\"}").unwrap();
+    std::fs::write(&index_tmp, "{}").unwrap();
+    env.ctl(&["status"]).ok();
+    assert!(!cred_tmp.exists(), "credential temp survived start-up");
+    assert!(!index_tmp.exists(), "index temp survived start-up");
+
+    // Leftovers of a crash while the daemon runs (e.g. of another install sharing the dir).
+    std::fs::write(&cred_tmp, "{\"refresh_token\":\"rt\"}").unwrap();
+    std::fs::write(&index_tmp, "{}").unwrap();
+    let list = env.ctl(&["data", "list", "--json"]).ok().json();
+    let entry = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["what"] == "interrupted writes")
+        .unwrap_or_else(|| panic!("no interrupted-writes entry: {list}"))
+        .clone();
+    assert!(
+        entry["note"].as_str().unwrap().starts_with("2 file(s)"),
+        "{entry}"
+    );
+    assert!(entry["bytes"].as_u64().unwrap() > 0);
+
+    env.ctl(&["logout", "--local-only"]).ok();
+    assert!(!cred_tmp.exists(), "credential temp survived logout");
+    env.ctl(&["data", "purge", "--all"]).ok();
+    assert!(!index_tmp.exists(), "index temp survived data purge --all");
+}
