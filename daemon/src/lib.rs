@@ -2,7 +2,8 @@
 //!
 //! Layout (follow the names):
 //! - [`run`] — startup and shutdown: config, logging, state lock, socket, actors, serving.
-//! - [`config`] / [`paths`] — settings (file + environment) and where files live.
+//! - [`config`] / [`paths`] — settings (file + environment) and where files live;
+//!   [`endpoint_policy`] — HTTPS only, except to loopback.
 //! - [`server`] — the Unix socket: binding or adopting it, peer checks, one task per
 //!   connection, and [`server::dispatch`] which routes each request to an actor.
 //! - [`supervisor`] — restarts an actor that panicked or stopped, with its state reloaded.
@@ -18,6 +19,7 @@
 pub mod auth;
 pub mod config;
 pub mod data;
+pub mod endpoint_policy;
 pub mod fsutil;
 pub mod hardening;
 pub mod http;

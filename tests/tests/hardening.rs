@@ -7,7 +7,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use codexd_tests::harness::{Env, Output, bin, run, wait_until};
+use codexd_tests::harness::{Env, Output, bin, run, run_within, wait_until};
 
 /// Run codexctl under a shell that first applies `limits` (`ulimit` commands); a daemon it
 /// starts inherits them.
@@ -251,4 +251,33 @@ fn crash_leftover_temp_files_are_counted_and_removed() {
     assert!(!cred_tmp.exists(), "credential temp survived logout");
     env.ctl(&["data", "purge", "--all"]).ok();
     assert!(!index_tmp.exists(), "index temp survived data purge --all");
+}
+
+/// Item 5: a plain-HTTP backend off this machine is refused at start, naming the setting and
+/// the variable it came from; loopback HTTP (what every other test uses) still works.
+#[test]
+fn plain_http_endpoints_are_refused_except_loopback() {
+    let mut env = Env::new();
+    env.set("CODEXD_BACKEND_URL", "http://backend.example/backend-api");
+    let out = run_within(env.daemon_cmd().arg("--quiet"), Duration::from_secs(60))
+        .expect("codexd must refuse to start");
+    assert_ne!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr.contains("backend.url (from CODEXD_BACKEND_URL)"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("unencrypted"), "{out:?}");
+    assert!(env.daemon_pid().is_none());
+
+    env.unset("CODEXD_BACKEND_URL");
+    env.unset("CODEXD_GITHUB_API_URL");
+    env.write_config("[github]\napi_url = \"http://api.github.example\"\n");
+    let out = run_within(env.daemon_cmd().arg("--quiet"), Duration::from_secs(60))
+        .expect("codexd must refuse to start");
+    assert_ne!(out.code, 0, "{out:?}");
+    assert!(out.stderr.contains("github.api_url ="), "{out:?}");
+
+    env.write_config("");
+    env.set("CODEXD_BACKEND_URL", "http://localhost:9/backend-api");
+    env.ctl(&["status"]).ok();
 }
