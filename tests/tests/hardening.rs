@@ -281,3 +281,35 @@ fn plain_http_endpoints_are_refused_except_loopback() {
     env.set("CODEXD_BACKEND_URL", "http://localhost:9/backend-api");
     env.ctl(&["status"]).ok();
 }
+
+/// Item 11: a device-code sign-in survives a stretch of failing polls (the issuer answering
+/// 500, as during a network drop) and finishes once the issuer is back.
+#[test]
+fn device_login_survives_transient_poll_errors() {
+    let stack = codexd_tests::fakes::FakeStack::start_blocking();
+    let env = Env::new().with_fakes(&stack);
+    stack.auth.auto_approve_after_polls(Some(2));
+    let child = env
+        .ctl_cmd()
+        .args(["login", "--device"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(wait_until(Duration::from_secs(30), || !stack
+        .auth
+        .device_user_codes()
+        .is_empty()));
+    stack.auth.set_all_failing(true);
+    let polls = stack.auth.device_polls();
+    assert!(
+        wait_until(Duration::from_secs(30), || stack.auth.device_polls()
+            >= polls + 2),
+        "the daemon stopped polling"
+    );
+    stack.auth.set_all_failing(false);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stack.auth.code_exchange_count(), 1);
+}
