@@ -15,6 +15,15 @@ use codexd_proto::{
 
 use crate::exit::Unreachable;
 
+/// Set once the user pressed Ctrl-C: a `Cancelled` error is then theirs, and any other one
+/// (a sign-in ended by the browser or a newer login) must be shown with its reason.
+static CTRL_C_PRESSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether the user pressed Ctrl-C during this run.
+pub fn ctrl_c_pressed() -> bool {
+    CTRL_C_PRESSED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// A connection to the daemon after a successful handshake.
 pub struct Client {
     reader: UnixStream,
@@ -174,6 +183,7 @@ impl Client {
             let mut presses = 0;
             for _ in signals.forever() {
                 presses += 1;
+                CTRL_C_PRESSED.store(true, std::sync::atomic::Ordering::SeqCst);
                 crate::render::restore_terminal();
                 if presses > 1 || send_frame(&writer, &ClientMessage::Cancel).is_err() {
                     std::process::exit(i32::from(crate::exit::CANCELLED));

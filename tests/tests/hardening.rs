@@ -313,3 +313,148 @@ fn device_login_survives_transient_poll_errors() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_eq!(stack.auth.code_exchange_count(), 1);
 }
+
+/// One raw HTTP/1.1 GET with an explicit `Host`; returns the status code.
+fn raw_get(port: u16, path: &str, host: &str) -> u16 {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).unwrap();
+    String::from_utf8_lossy(&head[9..12]).parse().unwrap()
+}
+
+/// A TCP listener standing in for another program on a callback port (the Codex CLI's own
+/// sign-in on 1455); it records the first line of every request.
+struct ForeignListener {
+    port: u16,
+    rx: std::sync::mpsc::Receiver<String>,
+}
+
+impl ForeignListener {
+    fn start() -> ForeignListener {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for conn in l.incoming() {
+                let Ok(conn) = conn else { return };
+                conn.set_read_timeout(Some(Duration::from_secs(10))).ok();
+                let mut line = String::new();
+                let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(&conn), &mut line);
+                let _ = std::io::Write::write_all(
+                    &mut &conn,
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+                if tx.send(line.trim_end().to_owned()).is_err() {
+                    return;
+                }
+            }
+        });
+        ForeignListener { port, rx }
+    }
+
+    /// Request lines received so far (ends the capture with a sentinel request of our own).
+    fn received(&self) -> Vec<String> {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        std::io::Write::write_all(&mut s, b"SENTINEL\r\n").unwrap();
+        let mut out = Vec::new();
+        loop {
+            let line = self.rx.recv_timeout(Duration::from_secs(30)).unwrap();
+            if line == "SENTINEL" {
+                return out;
+            }
+            out.push(line);
+        }
+    }
+}
+
+/// Item 2: a foreign program on the first callback port is never sent `/cancel` (the login
+/// takes the next port); `/cancel` without this sign-in's state is refused (403), any request
+/// naming another host gets 421, and a login ended by `/cancel` with its state prints why
+/// instead of a bare "cancelled". The prompt says what to do on an error page and names the
+/// configured timeout.
+#[test]
+fn sign_in_cannot_be_cancelled_by_strangers() {
+    use std::io::{BufRead as _, BufReader};
+    let stack = codexd_tests::fakes::FakeStack::start_blocking();
+    let mut env = Env::new().with_fakes(&stack);
+    let foreign = ForeignListener::start();
+    let ours = codexd_tests::harness::free_port();
+    env.set("CODEXD_CALLBACK_PORTS", &format!("{},{ours}", foreign.port));
+    env.write_config("[auth]\nlogin_timeout_secs = 420\n");
+    let mut child = env
+        .ctl_cmd()
+        .args(["login", "--no-browser"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let url = loop {
+        let l = lines.recv_timeout(Duration::from_secs(60)).unwrap();
+        seen.push(l.clone());
+        if l.starts_with("http") && l.contains("/oauth/authorize") {
+            break l;
+        }
+    };
+    let q: std::collections::HashMap<String, String> = url::Url::parse(&url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    assert_eq!(
+        q["redirect_uri"],
+        format!("http://localhost:{ours}/auth/callback"),
+        "the foreign port must be skipped"
+    );
+    let state = q["state"].clone();
+    let waiting = loop {
+        let l = lines.recv_timeout(Duration::from_secs(60)).unwrap();
+        seen.push(l.clone());
+        if l.starts_with("Waiting") {
+            break l;
+        }
+    };
+    let prompt = seen.join("\n");
+    assert!(prompt.contains("error page"), "{prompt}");
+    assert!(
+        prompt.contains("--device") && prompt.contains("--paste"),
+        "{prompt}"
+    );
+    assert!(waiting.contains("7 min"), "{waiting}");
+
+    let cancel = format!("/cancel?state={state}");
+    assert_eq!(raw_get(ours, "/cancel", &format!("127.0.0.1:{ours}")), 403);
+    assert_eq!(
+        raw_get(ours, "/cancel?state=guess", &format!("localhost:{ours}")),
+        403
+    );
+    assert_eq!(raw_get(ours, &cancel, &format!("evil.example:{ours}")), 421);
+    assert_eq!(raw_get(ours, &cancel, "localhost"), 421);
+    assert!(child.try_wait().unwrap().is_none(), "the login ended");
+
+    assert_eq!(raw_get(ours, &cancel, &format!("localhost:{ours}")), 200);
+    let status = child.wait().unwrap();
+    let rest: Vec<String> = lines.iter().collect();
+    let rest = rest.join("\n");
+    assert_eq!(status.code(), Some(130), "{rest}");
+    assert!(rest.contains("cancelled from the browser"), "{rest}");
+    assert_eq!(
+        foreign.received(),
+        Vec::<String>::new(),
+        "the foreign listener was poked"
+    );
+}
