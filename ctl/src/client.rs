@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use codexd_proto::frame::{encode, read_message, write_message};
+use codexd_proto::frame::{encode_request, read_message, write_message};
 use codexd_proto::{
     ClientMessage, Event, Hello, HelloReply, PROTOCOL_VERSION, Reply, Request, ServerMessage,
 };
@@ -48,8 +48,25 @@ impl InputSender {
     }
 }
 
+/// A request over the one-frame limit, refused before anything was sent.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "this request is {size} bytes, over codexd's {limit}-byte limit for one request; send less (trim the piped input or the prompt)"
+)]
+pub struct RequestTooLarge {
+    /// The request's size.
+    pub size: u64,
+    /// The limit.
+    pub limit: u64,
+}
+
 fn send_frame(writer: &Mutex<UnixStream>, msg: &ClientMessage) -> anyhow::Result<()> {
-    let frame = encode(msg)?;
+    let frame = encode_request(msg).map_err(|e| match e {
+        codexd_proto::frame::FrameError::MessageTooLarge { size, limit } => {
+            anyhow::Error::new(RequestTooLarge { size, limit })
+        }
+        e => e.into(),
+    })?;
     let mut w = writer.lock().unwrap_or_else(|p| p.into_inner());
     w.write_all(&frame)
         .context("the daemon closed the connection")?;
@@ -205,8 +222,13 @@ impl Client {
         request: Request,
         on_event: &mut dyn FnMut(Event) -> anyhow::Result<()>,
     ) -> anyhow::Result<Reply> {
-        send_frame(&self.writer, &ClientMessage::Request(request))
-            .map_err(|e| Unreachable(format!("lost the connection to codexd: {e:#}")))?;
+        send_frame(&self.writer, &ClientMessage::Request(request)).map_err(|e| {
+            if e.is::<RequestTooLarge>() {
+                e
+            } else {
+                Unreachable(format!("lost the connection to codexd: {e:#}")).into()
+            }
+        })?;
         loop {
             let msg: ServerMessage = read_message(&mut self.reader)
                 .map_err(|e| Unreachable(format!("lost the connection to codexd: {e}")))?

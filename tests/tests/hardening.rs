@@ -458,3 +458,39 @@ fn sign_in_cannot_be_cancelled_by_strangers() {
         "the foreign listener was poked"
     );
 }
+
+/// Item 9: a 5 MB answer, and `sessions show` of the conversation holding it, arrive whole
+/// (over several frames); 5 MB of piped stdin is refused before sending, naming its size and
+/// the limit, instead of "lost the connection".
+#[test]
+fn replies_over_one_frame_arrive_and_oversized_requests_say_why() {
+    let stack = codexd_tests::fakes::FakeStack::start_blocking();
+    let mut env = Env::new().with_fakes(&stack);
+    env.set("CODEXD_SCOPE", "test-terminal|/work");
+    env.import_login(&stack);
+    let answer = "0123456789abcdef".repeat(5 * 1024 * 1024 / 16);
+    stack.backend.set_answer(Some(&answer));
+    stack.backend.set_deltas(Some(8));
+    let out = env.ctl(&["ask", "--session", "big", "say a lot"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout.trim_end().len(), answer.len());
+    let show = env.ctl(&["sessions", "show", "big", "--json"]);
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    let turns = show.json()["turns"].clone();
+    assert_eq!(turns[0]["assistant"].as_str().unwrap().len(), answer.len());
+
+    let stdin = "z".repeat(5 * 1024 * 1024);
+    let out = env.ctl_stdin(&["ask", "summarize"], &stdin);
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("over codexd's 4194304-byte limit"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("lost the connection"),
+        "{}",
+        out.stderr
+    );
+    assert!(env.daemon_pid().is_some());
+}
