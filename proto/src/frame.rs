@@ -214,6 +214,9 @@ pub mod tokio_io {
             .map(|o| o.map(|(body, _)| body))
     }
 
+    /// Frames up to this size are read without taking from the budget.
+    pub const UNBUDGETED_FRAME_LEN: usize = 64 * 1024;
+
     /// Bytes of request frames being read at once, over all connections: each frame takes its
     /// announced length from the budget before its body is read and gives it back once the
     /// message is decoded, so hundreds of half-sent frames cannot pin more than the budget.
@@ -266,7 +269,13 @@ pub mod tokio_io {
                 (&mut *r).take(len as u64).read_to_end(&mut body).await
             };
             match budget {
+                // Small frames (pings, cancels, most requests) never wait for the budget: a
+                // few large stalled frames must not lock everyone out. Their cost is bounded
+                // per connection instead.
                 None => {
+                    read.await?;
+                }
+                Some(_) if len <= UNBUDGETED_FRAME_LEN => {
                     read.await?;
                 }
                 Some(b) => {
@@ -496,9 +505,14 @@ mod tests {
         while budget.available() != 0 {
             tokio::task::yield_now().await;
         }
-        let frame = encode(&ClientMessage::Cancel).unwrap();
+        // A small frame still gets through; a large one waits and gives up.
+        let small = encode(&ClientMessage::Cancel).unwrap();
+        let got =
+            tokio_io::read_message_budgeted::<_, ClientMessage>(&mut &small[..], &budget).await;
+        assert!(matches!(got, Ok(Some(ClientMessage::Cancel))), "{got:?}");
+        let large = encode(&ClientMessage::Input("i".repeat(100_000))).unwrap();
         let second =
-            tokio_io::read_message_budgeted::<_, ClientMessage>(&mut &frame[..], &budget).await;
+            tokio_io::read_message_budgeted::<_, ClientMessage>(&mut &large[..], &budget).await;
         assert!(matches!(second, Err(FrameError::Io(_))), "{second:?}");
         // The stalled sender is dropped after its patience runs out, and the bytes return.
         assert!(holder.await.unwrap().is_err());

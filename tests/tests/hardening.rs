@@ -494,3 +494,70 @@ fn replies_over_one_frame_arrive_and_oversized_requests_say_why() {
     );
     assert!(env.daemon_pid().is_some());
 }
+
+/// Connect and shake hands on a raw socket.
+fn raw_session(socket: &std::path::Path) -> std::os::unix::net::UnixStream {
+    use codexd_proto::frame::{read_message, write_message};
+    let mut s = std::os::unix::net::UnixStream::connect(socket).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write_message(
+        &mut s,
+        &codexd_proto::Hello {
+            protocol: codexd_proto::PROTOCOL_VERSION,
+            client: "hardening-test".into(),
+        },
+    )
+    .unwrap();
+    let reply: codexd_proto::HelloReply = read_message(&mut s).unwrap().unwrap();
+    assert!(
+        matches!(reply, codexd_proto::HelloReply::Welcome { .. }),
+        "{reply:?}"
+    );
+    s
+}
+
+/// Item 6: 48 connections each sending a full-size request frame one byte short no longer
+/// pin 48 × 4 MiB: the daemon reads request bodies against a shared budget (8 frames), so
+/// the rest wait in their socket buffers, and the daemon keeps answering.
+#[test]
+fn half_sent_frames_share_one_memory_budget() {
+    use codexd_tests::bench::procfs;
+    let env = Env::new();
+    env.ctl(&["status"]).ok();
+    let pid = env.daemon_pid().unwrap();
+    let before = procfs::sample(pid).unwrap();
+    let max = codexd_proto::MAX_FRAME_LEN;
+    let body = std::sync::Arc::new(vec![0xabu8; max as usize - 1]);
+    let writers: Vec<_> = (0..48)
+        .map(|_| {
+            let mut s = raw_session(&env.socket);
+            let body = body.clone();
+            std::thread::spawn(move || {
+                s.set_write_timeout(Some(Duration::from_secs(3))).unwrap();
+                let _ = std::io::Write::write_all(&mut s, &max.to_be_bytes());
+                let _ = std::io::Write::write_all(&mut s, &body);
+                s
+            })
+        })
+        .collect();
+    let held: Vec<_> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+    let during = procfs::sample(pid).unwrap();
+    let grown_mib = during.rss_kib.saturating_sub(before.rss_kib) as f64 / 1024.0;
+    eprintln!(
+        "rss {} → {} KiB with {} half-sent frames",
+        before.rss_kib,
+        during.rss_kib,
+        held.len()
+    );
+    assert!(
+        grown_mib < 64.0,
+        "48 half-sent 4 MiB frames took {grown_mib:.0} MiB"
+    );
+    let ping = codexd_tests::bench::wire::call_once(
+        &env.socket,
+        codexd_proto::Request::Ping,
+        Duration::from_secs(10),
+    );
+    assert!(ping.is_ok(), "{ping:?}");
+    drop(held);
+}
