@@ -24,8 +24,11 @@ fn main() -> ExitCode {
         Err(err) => {
             render::restore_terminal();
             let code = exit::for_error(&err);
-            if code == exit::CANCELLED {
+            if code == exit::CANCELLED && client::ctrl_c_pressed() {
                 eprintln!("codexctl: cancelled");
+            } else if code == exit::CANCELLED {
+                // Not the user's Ctrl-C: say who ended it and why.
+                eprintln!("codexctl: {err:#}");
             } else if is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             } else if ctx.json {

@@ -364,15 +364,6 @@ impl Config {
                 _ => anyhow::bail!("CODEXD_CREDENTIALS_STORE must be auto, keyring or file"),
             };
         }
-        for url in [
-            &self.auth.issuer,
-            &self.backend.url,
-            &self.github.api_url,
-            &self.github.web_url,
-            &self.github.raw_url,
-        ] {
-            url::Url::parse(url).with_context(|| format!("{url:?} is not a valid URL"))?;
-        }
         if let Some(v) = &self.backend.client_version
             && codexd_proto::version::parts(v).is_none()
         {
@@ -388,6 +379,34 @@ impl Config {
         {
             self.backend.model = None;
         }
+        self.check_endpoints(|k| get(k).is_some())?;
+        Ok(())
+    }
+
+    /// Every endpoint must be a valid URL, and HTTPS unless it is on this machine.
+    fn check_endpoints(&self, from_env: impl Fn(&str) -> bool) -> anyhow::Result<()> {
+        use crate::endpoint_policy::{Endpoint, check};
+        let e = |setting, env_var, url| Endpoint {
+            setting,
+            env_var,
+            from_env: from_env(env_var),
+            url,
+        };
+        check(&[
+            e("auth.issuer", "CODEXD_AUTH_ISSUER", &self.auth.issuer),
+            e("backend.url", "CODEXD_BACKEND_URL", &self.backend.url),
+            e(
+                "github.api_url",
+                "CODEXD_GITHUB_API_URL",
+                &self.github.api_url,
+            ),
+            e("github.web_url", "CODEXD_GITHUB_URL", &self.github.web_url),
+            e(
+                "github.raw_url",
+                "CODEXD_GITHUB_RAW_URL",
+                &self.github.raw_url,
+            ),
+        ])?;
         Ok(())
     }
 

@@ -30,12 +30,17 @@ pub async fn handle(req: DataRequest, svc: &Services) -> Result<Reply, WireError
                 svc.instructions
                     .send(crate::instructions::PurgeCache)
                     .await??;
+                crate::fsutil::remove_stale_temps(&svc.paths.cache_dir, true)
+                    .map_err(|e| storage("cache", &svc.paths.cache_dir, e))?;
                 purged.push(freed("cache", &svc.paths.cache_dir, before));
             }
             if sessions {
                 let dir = svc.paths.sessions_dir();
                 let before = disk_usage(&dir);
                 svc.sessions.send(crate::session::PurgeSessions).await??;
+                // A crash mid-save of the index leaves temp copies the purge must not miss.
+                crate::fsutil::remove_stale_temps(&dir, false)
+                    .map_err(|e| storage("sessions", &dir, e))?;
                 purged.push(freed("sessions", &dir, before));
             }
             tracing::info!(logs, cache, sessions, "data purged on request");
@@ -69,7 +74,34 @@ pub fn locations(svc: &Services) -> Vec<DataLocation> {
         loc("cache", &p.cache_dir, None),
         loc("logs", &p.log_dir, None),
         loc("socket", &svc.socket, None),
+        leftover_temps(p),
     ]
+}
+
+/// Temp files of interrupted writes (a crash mid-save), counted so that none hides.
+fn leftover_temps(p: &crate::paths::Paths) -> DataLocation {
+    let files: Vec<_> = crate::run::temp_dirs(p)
+        .iter()
+        .flat_map(|(dir, recursive)| crate::fsutil::stale_temps(dir, *recursive))
+        .collect();
+    let bytes = files.iter().map(|f| disk_usage(f)).sum();
+    let note = match files.len() {
+        0 => "none; a crash mid-save can leave some, removed at the next start".to_owned(),
+        n => format!(
+            "{n} file(s) from interrupted writes (may hold a sign-in): {}; removed at the next start, by `codexctl logout` and by `codexctl data purge`",
+            files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    DataLocation {
+        what: "interrupted writes".into(),
+        path: p.data_dir.display().to_string(),
+        bytes: Some(bytes),
+        note: Some(note),
+    }
 }
 
 fn storage(what: &str, path: &Path, e: std::io::Error) -> WireError {

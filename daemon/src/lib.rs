@@ -2,7 +2,8 @@
 //!
 //! Layout (follow the names):
 //! - [`run`] — startup and shutdown: config, logging, state lock, socket, actors, serving.
-//! - [`config`] / [`paths`] — settings (file + environment) and where files live.
+//! - [`config`] / [`paths`] — settings (file + environment) and where files live;
+//!   [`endpoint_policy`] — HTTPS only, except to loopback.
 //! - [`server`] — the Unix socket: binding or adopting it, peer checks, one task per
 //!   connection, and [`server::dispatch`] which routes each request to an actor.
 //! - [`supervisor`] — restarts an actor that panicked or stopped, with its state reloaded.
@@ -14,13 +15,16 @@
 //! - [`log`] — LogActor: log files, redaction, live stream, request logs.
 //! - [`data`] — what codexd stores where, and purging it.
 //! - [`request`] — the per-request channel from an actor back to its client.
+//! - [`hardening`] — no core dumps, descriptor limits, at start-up.
 //! - [`secret`], [`fsutil`], [`http`] — small shared pieces.
 
 pub mod auth;
 pub mod backend;
 pub mod config;
 pub mod data;
+pub mod endpoint_policy;
 pub mod fsutil;
+pub mod hardening;
 pub mod http;
 pub mod instructions;
 pub mod log;

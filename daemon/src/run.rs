@@ -1,4 +1,4 @@
-//! Startup and shutdown, in order: config → logging → state lock → socket → actors → serve →
+//! Startup and shutdown, in order: hardening (no core dumps, descriptor limit) → config → logging → state lock → socket → actors → serve →
 //! `READY=1` → wait for SIGTERM/SIGINT/`shutdown` → drain → remove our socket.
 
 use std::fs::{File, OpenOptions};
@@ -33,15 +33,36 @@ pub struct Options {
 /// Run the daemon until it is told to stop. `activated` is the socket systemd passed, taken
 /// by `main` before any thread started.
 pub fn run(options: Options, activated: Option<OwnedFd>) -> anyhow::Result<()> {
+    // First, before any thread or descriptor exists: no core dumps, all the descriptors allowed.
+    let hardened = crate::hardening::harden();
     let paths = Paths::from_env()?;
     let config_path = config_path(&paths);
-    let config = Arc::new(Config::load(&config_path)?);
+    let mut config = Config::load(&config_path)?;
+    let configured_cap = config.server.max_connections;
+    config.server.max_connections =
+        crate::hardening::connection_cap(configured_cap, hardened.nofile);
+    let config = Arc::new(config);
     let log_guard = crate::log::init(&config.log, &paths, options.log_to_stderr)?;
+    if config.server.max_connections < configured_cap {
+        tracing::warn!(
+            configured = configured_cap,
+            cap = config.server.max_connections,
+            open_files = ?hardened.nofile,
+            "max_connections lowered to what the open-file limit allows; raise `ulimit -n` (LimitNOFILE= in the unit) to serve more"
+        );
+    }
+    if !hardened.no_core {
+        tracing::warn!(
+            "could not set the core-file limit to 0; a crash may write the sign-in to a core file"
+        );
+    }
     let _lock = lock_state_dir(&paths)?;
+    // Holding the lock, no write of ours is in flight: leftovers of a crash can go.
+    remove_crash_leftovers(&paths);
     let socket = codexd_proto::socket::socket_path();
     let socket_for_status = socket.clone();
     let bound = listener::listen(&socket, activated)?;
-    tracing::info!(version = codexd_proto::VERSION, pid = std::process::id(), socket = %socket.display(), activated = bound.activated, "codexd starting");
+    tracing::info!(version = codexd_proto::VERSION, pid = std::process::id(), socket = %socket.display(), activated = bound.activated, non_dumpable = hardened.non_dumpable, open_files = ?hardened.nofile, max_connections = config.server.max_connections, "codexd starting");
 
     let workers = std::thread::available_parallelism()
         .map(|n| n.get().min(4))
@@ -139,6 +160,32 @@ pub fn run(options: Options, activated: Option<OwnedFd>) -> anyhow::Result<()> {
     // The listener unlinked its socket file when it dropped (an adopted one is left alone).
     drop(log_guard);
     result
+}
+
+/// Delete temp files of atomic writes a crash interrupted (one may hold a live refresh token).
+fn remove_crash_leftovers(paths: &Paths) {
+    for (dir, recursive) in temp_dirs(paths) {
+        match crate::fsutil::remove_stale_temps(&dir, recursive) {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(dir = %dir.display(), removed = n, "removed temp files left by an interrupted write")
+            }
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot remove temp files left by an interrupted write")
+            }
+        }
+    }
+}
+
+/// Every directory codexd writes atomically into, and whether to look below it.
+pub fn temp_dirs(paths: &Paths) -> [(std::path::PathBuf, bool); 4] {
+    [
+        // Only the credentials file lives directly in the data dir.
+        (paths.data_dir.clone(), false),
+        (paths.sessions_dir(), false),
+        (paths.cache_dir.clone(), true),
+        (paths.state_dir.clone(), true),
+    ]
 }
 
 fn spawn_signal_handlers(shutdown: CancellationToken) -> anyhow::Result<()> {

@@ -37,6 +37,8 @@ pub enum LoginEvent {
         url: String,
         /// Whether the daemon managed to launch a browser.
         browser_opened: bool,
+        /// How long the daemon waits for the sign-in (`auth.login_timeout_secs`).
+        timeout_secs: u64,
     },
     /// Enter this code at this URL.
     DeviceCode {

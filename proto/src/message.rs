@@ -49,6 +49,15 @@ pub enum HelloReply {
         /// The daemon's process id, so the client can say what to restart.
         pid: u32,
     },
+    /// Every connection slot is taken: the daemon closes the connection after this frame.
+    Busy {
+        /// Connections open right now.
+        connections: u32,
+        /// The connection cap.
+        limit: u32,
+        /// The daemon's process id.
+        pid: u32,
+    },
 }
 
 /// A frame from client to daemon after the handshake.

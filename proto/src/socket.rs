@@ -46,6 +46,12 @@ pub enum SocketDirError {
     /// The path exists but is not a directory.
     #[error("{0} is not a directory; remove it or set CODEXD_SOCKET elsewhere")]
     NotADirectory(PathBuf),
+    /// The directory is a symbolic link. Links are never followed: another user could point
+    /// one at a directory of theirs (or flip it between two) and catch our connections.
+    #[error(
+        "socket directory {0} is a symbolic link, which codexd never follows (another user may have planted it); remove it, or set CODEXD_SOCKET or XDG_RUNTIME_DIR to a directory of your own"
+    )]
+    Symlink(PathBuf),
     /// Creating or inspecting the directory failed.
     #[error("cannot use socket directory {path}: {source}")]
     Io {
@@ -106,7 +112,8 @@ pub fn socket_dir(socket: &Path) -> Result<&Path, SocketDirError> {
 /// Create the socket's directory (0700) if missing, then check it (daemon side).
 pub fn prepare_socket_dir(socket: &Path) -> Result<(), SocketDirError> {
     let dir = socket_dir(socket)?;
-    if !dir.exists() {
+    // lstat, not stat: a dangling symlink must not count as "missing" (and be created through).
+    if fs::symlink_metadata(dir).is_err() {
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -126,13 +133,19 @@ pub fn prepare_socket_dir(socket: &Path) -> Result<(), SocketDirError> {
     check_socket_dir(socket)
 }
 
-/// Check that the socket's directory is ours and closed to others (both sides).
+/// Check that the socket's directory is ours and closed to others (both sides). The directory
+/// itself is inspected with `lstat`, never through a symbolic link; whoever answers on the
+/// socket is then checked by its peer credentials (the client's [`check_peer_uid`]), since a
+/// path check alone cannot rule out a race.
 pub fn check_socket_dir(socket: &Path) -> Result<(), SocketDirError> {
     let dir = socket_dir(socket)?;
-    let meta = fs::metadata(dir).map_err(|source| SocketDirError::Io {
+    let meta = fs::symlink_metadata(dir).map_err(|source| SocketDirError::Io {
         path: dir.to_path_buf(),
         source,
     })?;
+    if meta.file_type().is_symlink() {
+        return Err(SocketDirError::Symlink(dir.to_path_buf()));
+    }
     if !meta.is_dir() {
         return Err(SocketDirError::NotADirectory(dir.to_path_buf()));
     }
@@ -152,6 +165,34 @@ pub fn check_socket_dir(socket: &Path) -> Result<(), SocketDirError> {
         });
     }
     Ok(())
+}
+
+/// The process on the other end of a connection is not us.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the process answering on {socket} runs as uid {peer}, not as you (uid {uid}); codexctl sent it nothing. Someone may be impersonating codexd: check {socket} and its directory, or set CODEXD_SOCKET to a path in a directory of your own"
+)]
+pub struct ForeignPeer {
+    /// The socket path.
+    pub socket: PathBuf,
+    /// The peer's effective uid.
+    pub peer: u32,
+    /// Our uid.
+    pub uid: u32,
+}
+
+/// Check a connected peer's effective uid (from `SO_PEERCRED` / `getpeereid`) against ours.
+pub fn check_peer_uid(socket: &Path, peer: u32) -> Result<(), ForeignPeer> {
+    let uid = current_uid();
+    if peer == uid {
+        Ok(())
+    } else {
+        Err(ForeignPeer {
+            socket: socket.to_path_buf(),
+            peer,
+            uid,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -186,6 +227,40 @@ mod tests {
             check_socket_dir(&sock),
             Err(SocketDirError::TooOpen { .. })
         ));
+    }
+
+    #[test]
+    fn refuses_a_symlinked_dir_even_to_our_own_private_dir() {
+        let tmp = tempfile::tempdir().unwrap();
+        let real = tmp.path().join("real");
+        fs::create_dir(&real).unwrap();
+        fs::set_permissions(&real, fs::Permissions::from_mode(0o700)).unwrap();
+        let link = tmp.path().join("codexd-1");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let sock = link.join("codexd.sock");
+        assert!(matches!(
+            check_socket_dir(&sock),
+            Err(SocketDirError::Symlink(_))
+        ));
+        assert!(matches!(
+            prepare_socket_dir(&sock),
+            Err(SocketDirError::Symlink(_))
+        ));
+        // A dangling link is not "missing": nothing is created through it.
+        let dangling = tmp.path().join("dangling");
+        std::os::unix::fs::symlink(tmp.path().join("nowhere"), &dangling).unwrap();
+        assert!(matches!(
+            prepare_socket_dir(&dangling.join("codexd.sock")),
+            Err(SocketDirError::Symlink(_))
+        ));
+        assert!(!tmp.path().join("nowhere").exists());
+    }
+
+    #[test]
+    fn peer_uid_must_be_ours() {
+        assert!(check_peer_uid(Path::new("/s"), current_uid()).is_ok());
+        let err = check_peer_uid(Path::new("/s"), current_uid() + 1).unwrap_err();
+        assert!(err.to_string().contains("sent it nothing"));
     }
 
     #[test]

@@ -37,6 +37,7 @@ pub fn login(args: LoginArgs, ctx: &Ctx) -> anyhow::Result<u8> {
             LoginEvent::AuthorizeUrl {
                 url,
                 browser_opened,
+                timeout_secs,
             } => {
                 if browser_opened {
                     eprintln!(
@@ -50,7 +51,11 @@ pub fn login(args: LoginArgs, ctx: &Ctx) -> anyhow::Result<u8> {
                 eprintln!();
                 if !args.paste {
                     eprintln!(
-                        "Waiting for the sign-in to finish (Ctrl-C cancels; gives up after 10 minutes)…"
+                        "If the browser shows an error page instead of \"Signed in to codexd\", run `codexctl login` again; on another machine or over SSH use `codexctl login --device`, or `codexctl login --paste` to paste the address the browser ended on."
+                    );
+                    eprintln!(
+                        "Waiting for the sign-in to finish (Ctrl-C cancels; gives up after {})…",
+                        render::duration(timeout_secs)
                     );
                 }
             }

@@ -1,8 +1,12 @@
 //! The loopback callback listener of the browser flow (axum on `127.0.0.1`): receives
 //! `/auth/callback?code&state`, checks the state first (a mismatch is answered 400 and the
 //! login keeps waiting), hands the code to the flow and shows the flow's outcome in our own
-//! small HTML pages. `/cancel` ends a waiting login (used to clear a stale listener of ours
-//! from the port); `/success` is the final page. Every answer says `Connection: close`.
+//! small HTML pages. `/cancel?state=…` ends a waiting login, but only with that login's own
+//! state (an `<img>` on any web page, or another user, cannot end it); `/success` is the final
+//! page. Every request must name us in its `Host` header (`127.0.0.1:<port>` or
+//! `localhost:<port>`), else 421: that keeps DNS-rebinding pages out. A port held by someone
+//! else (e.g. the Codex CLI's own sign-in on 1455) is never poked: we take the next port.
+//! Every answer says `Connection: close`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,8 +38,10 @@ pub enum CallbackMsg {
     StateMismatch,
     /// The server refused the sign-in.
     Denied(String),
-    /// `/cancel` was requested.
+    /// `/cancel` with this login's state was requested.
     Cancelled,
+    /// A newer sign-in of this daemon needs the port.
+    Superseded,
 }
 
 /// A running listener; it stops when dropped.
@@ -52,6 +58,7 @@ pub struct Listener {
 impl Drop for Listener {
     fn drop(&mut self) {
         self.stop.cancel();
+        ours().retain(|(port, _, stop)| !(*port == self.port && stop.is_cancelled()));
     }
 }
 
@@ -59,6 +66,17 @@ struct CbState {
     expected_state: Secret,
     tx: mpsc::Sender<CallbackMsg>,
     code_taken: AtomicBool,
+    port: u16,
+}
+
+/// Our own listeners, by port: a newer sign-in may end an older one of ours that still holds
+/// a port, and only ours (anything else on the port belongs to another program).
+static OURS: std::sync::Mutex<Vec<(u16, mpsc::Sender<CallbackMsg>, CancellationToken)>> =
+    std::sync::Mutex::new(Vec::new());
+
+fn ours() -> std::sync::MutexGuard<'static, Vec<(u16, mpsc::Sender<CallbackMsg>, CancellationToken)>>
+{
+    OURS.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Bind the first free port of `ports` (asking a stale listener of ours to cancel first) and
@@ -66,24 +84,29 @@ struct CbState {
 pub async fn start(
     ports: &[u16],
     expected_state: Secret,
-    http: &reqwest::Client,
+    _http: &reqwest::Client,
 ) -> Result<Listener, String> {
     let mut last_err = String::from("no callback ports are configured");
     for &port in ports {
-        match bind(port, http).await {
+        match bind(port).await {
             Ok(tcp) => {
                 let (tx, rx) = mpsc::channel(8);
                 let stop = CancellationToken::new();
                 let state = Arc::new(CbState {
                     expected_state: expected_state.clone(),
-                    tx,
+                    tx: tx.clone(),
                     code_taken: AtomicBool::new(false),
+                    port,
                 });
                 let app = Router::new()
                     .route("/auth/callback", get(callback))
                     .route("/success", get(success))
                     .route("/cancel", get(cancel))
                     .fallback(not_found)
+                    .layer(axum::middleware::from_fn_with_state(
+                        state.clone(),
+                        host_guard,
+                    ))
                     .with_state(state);
                 let stopped = stop.clone();
                 tokio::spawn(async move {
@@ -91,6 +114,7 @@ pub async fn start(
                         .with_graceful_shutdown(async move { stopped.cancelled().await })
                         .await;
                 });
+                ours().push((port, tx, stop.clone()));
                 tracing::info!(port, "sign-in callback listener started");
                 return Ok(Listener {
                     port,
@@ -100,7 +124,7 @@ pub async fn start(
                 });
             }
             Err(e) => {
-                tracing::warn!(port, error = %e, "callback port unavailable");
+                tracing::warn!(port, error = %e, "callback port unavailable; trying the next one");
                 last_err = format!("port {port}: {e}");
             }
         }
@@ -110,18 +134,29 @@ pub async fn start(
     ))
 }
 
-async fn bind(port: u16, http: &reqwest::Client) -> std::io::Result<tokio::net::TcpListener> {
+async fn bind(port: u16) -> std::io::Result<tokio::net::TcpListener> {
     match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
         Ok(l) => return Ok(l),
         Err(e) if e.kind() != std::io::ErrorKind::AddrInUse => return Err(e),
         Err(_) => {}
     }
-    // Busy: maybe a stale login of ours. Ask it to cancel once, then retry for two seconds.
-    let _ = http
-        .get(format!("http://127.0.0.1:{port}/cancel"))
-        .timeout(Duration::from_secs(2))
-        .send()
-        .await;
+    // Busy. An older sign-in of ours may still hold it: end that one (directly, not over
+    // HTTP). Anyone else's listener — the Codex CLI's own login, say — is left alone.
+    let older: Vec<_> = ours()
+        .iter()
+        .filter(|(p, _, _)| *p == port)
+        .map(|(_, tx, stop)| (tx.clone(), stop.clone()))
+        .collect();
+    if older.is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AddrInUse,
+            "in use by another program (left alone)",
+        ));
+    }
+    for (tx, stop) in older {
+        let _ = tx.try_send(CallbackMsg::Superseded);
+        stop.cancel();
+    }
     let mut last = None;
     for _ in 0..10 {
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -131,6 +166,41 @@ async fn bind(port: u16, http: &reqwest::Client) -> std::io::Result<tokio::net::
         }
     }
     Err(last.unwrap_or_else(|| std::io::Error::other("port busy")))
+}
+
+/// Answer 421 unless the request names this listener as its host: a page on another origin
+/// that rebinds its DNS name to 127.0.0.1 still sends its own name.
+async fn host_guard(
+    State(st): State<Arc<CbState>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    if host_is_ours(host, st.port) {
+        next.run(req).await
+    } else {
+        tracing::warn!(
+            port = st.port,
+            "callback request for another host refused (421)"
+        );
+        page(
+            StatusCode::MISDIRECTED_REQUEST,
+            "Wrong address",
+            "This is codexd's sign-in listener; it only answers to 127.0.0.1 and localhost.",
+        )
+    }
+}
+
+/// `127.0.0.1:<port>` or `localhost:<port>` (any case).
+fn host_is_ours(host: &str, port: u16) -> bool {
+    let Some((name, p)) = host.rsplit_once(':') else {
+        return false;
+    };
+    p == port.to_string() && (name == "127.0.0.1" || name.eq_ignore_ascii_case("localhost"))
 }
 
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
@@ -248,7 +318,18 @@ async fn success() -> Response {
     )
 }
 
-async fn cancel(State(st): State<Arc<CbState>>) -> Response {
+async fn cancel(State(st): State<Arc<CbState>>, RawQuery(q): RawQuery) -> Response {
+    let state = url::form_urlencoded::parse(q.unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned());
+    if !state.is_some_and(|s| constant_time_eq(&s, st.expected_state.expose())) {
+        tracing::warn!("a /cancel without this sign-in's state was ignored");
+        return page(
+            StatusCode::FORBIDDEN,
+            "Not cancelled",
+            "Only the sign-in itself can cancel it; codexd is still waiting.",
+        );
+    }
     let _ = st.tx.send(CallbackMsg::Cancelled).await;
     page(
         StatusCode::OK,
@@ -259,4 +340,21 @@ async fn cancel(State(st): State<Arc<CbState>>) -> Response {
 
 async fn not_found() -> Response {
     page(StatusCode::NOT_FOUND, "Not found", "Nothing here.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_is_ours;
+
+    #[test]
+    fn only_our_own_host_names() {
+        assert!(host_is_ours("127.0.0.1:1455", 1455));
+        assert!(host_is_ours("localhost:1455", 1455));
+        assert!(host_is_ours("LocalHost:1455", 1455));
+        assert!(!host_is_ours("localhost:1456", 1455));
+        assert!(!host_is_ours("localhost", 1455));
+        assert!(!host_is_ours("evil.example:1455", 1455));
+        assert!(!host_is_ours("127.0.0.1.evil.example:1455", 1455));
+        assert!(!host_is_ours("", 1455));
+    }
 }

@@ -69,6 +69,7 @@ pub async fn browser(
     http: &reqwest::Client,
     ports: &[u16],
     try_browser: bool,
+    timeout_secs: u64,
     ctx: &RequestCtx,
 ) -> Result<(AccountSummary, Option<String>), WireError> {
     let pkce = Pkce::generate();
@@ -83,6 +84,7 @@ pub async fn browser(
     ctx.emit(Event::Login(LoginEvent::AuthorizeUrl {
         url,
         browser_opened: opened,
+        timeout_secs,
     }))
     .await;
     loop {
@@ -109,7 +111,13 @@ pub async fn browser(
             CallbackMsg::Cancelled => {
                 return Err(WireError::new(
                     ErrorCode::Cancelled,
-                    "This sign-in was cancelled by a newer one (GET /cancel on the callback port).",
+                    "This sign-in was cancelled from the browser (its /cancel address, with this sign-in's state). Run `codexctl login` again to sign in.",
+                ));
+            }
+            CallbackMsg::Superseded => {
+                return Err(WireError::new(
+                    ErrorCode::Cancelled,
+                    "This sign-in was ended by a newer `codexctl login` that needed its callback port; finish the sign-in in that one.",
                 ));
             }
             CallbackMsg::Code { code, reply } => {
@@ -138,6 +146,7 @@ pub async fn browser(
 pub async fn paste(
     core: &Arc<Core>,
     ports: &[u16],
+    timeout_secs: u64,
     ctx: &RequestCtx,
 ) -> Result<(AccountSummary, Option<String>), WireError> {
     let pkce = Pkce::generate();
@@ -150,6 +159,7 @@ pub async fn paste(
     ctx.emit(Event::Login(LoginEvent::AuthorizeUrl {
         url,
         browser_opened: false,
+        timeout_secs,
     }))
     .await;
     ctx.emit(Event::Login(LoginEvent::AwaitingPaste)).await;

@@ -220,17 +220,23 @@ async fn run_login(
         match method {
             LoginMethod::Browser { open_browser } => tokio::time::timeout(
                 limit,
-                login::browser(&core, &deps.http, &cfg.callback_ports, open_browser, &ctx),
+                login::browser(
+                    &core,
+                    &deps.http,
+                    &cfg.callback_ports,
+                    open_browser,
+                    limit.as_secs(),
+                    &ctx,
+                ),
             )
             .await
             .unwrap_or_else(|_| Err(WireError::new(ErrorCode::LoginTimeout, timeout_msg.clone()))),
-            LoginMethod::Paste => {
-                tokio::time::timeout(limit, login::paste(&core, &cfg.callback_ports, &ctx))
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(WireError::new(ErrorCode::LoginTimeout, timeout_msg.clone()))
-                    })
-            }
+            LoginMethod::Paste => tokio::time::timeout(
+                limit,
+                login::paste(&core, &cfg.callback_ports, limit.as_secs(), &ctx),
+            )
+            .await
+            .unwrap_or_else(|_| Err(WireError::new(ErrorCode::LoginTimeout, timeout_msg.clone()))),
             LoginMethod::Device => {
                 let tokens = device::run(&core.oauth, &ctx).await?;
                 core.finish_login(tokens).await

@@ -141,6 +141,17 @@ impl CredentialStore for FileStore {
     }
 
     fn delete(&self) -> Result<bool, StoreError> {
+        // A save interrupted by a crash leaves a temp copy that may hold a live refresh
+        // token: it goes too.
+        let temps = match self.path.parent() {
+            Some(dir) => crate::fsutil::remove_stale_temps(dir, false).map_err(|e| {
+                StoreError(format!(
+                    "cannot delete leftover credential copies in {}: {e}",
+                    dir.display()
+                ))
+            })?,
+            None => 0,
+        };
         match std::fs::remove_file(&self.path) {
             Ok(()) => {
                 if let Some(dir) = self.path.parent() {
@@ -148,7 +159,7 @@ impl CredentialStore for FileStore {
                 }
                 Ok(true)
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(temps > 0),
             Err(e) => Err(StoreError(format!(
                 "cannot delete {}: {e}",
                 self.path.display()

@@ -52,15 +52,11 @@ pub fn parse(body: &str, account_id: &str, configured_base: &str) -> Routing {
 }
 
 /// The base URL for `origin`: an https origin (or plain http on a loopback address, which the
-/// tests use) keeps the configured base's path. The configured origin itself means no change.
+/// tests use — the same rule as every configured endpoint) keeps the configured base's path.
+/// The configured origin itself means no change.
 fn base_for(origin: &str, configured_base: &str) -> Option<String> {
     let o = url::Url::parse(origin).ok()?;
-    let loopback = o.host().is_some_and(|h| match h {
-        url::Host::Domain(d) => d == "localhost",
-        url::Host::Ipv4(ip) => ip.is_loopback(),
-        url::Host::Ipv6(ip) => ip.is_loopback(),
-    });
-    if !(o.scheme() == "https" || (o.scheme() == "http" && loopback)) {
+    if !crate::endpoint_policy::is_allowed(&o) {
         tracing::warn!(origin, "ignoring a workspace origin that is not https");
         return None;
     }

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use codexd_proto::frame::FrameError;
 use codexd_proto::frame::MAX_HELLO_LEN;
-use codexd_proto::frame::tokio_io::{read_message, read_message_max, write_message};
+use codexd_proto::frame::tokio_io::{
+    FrameBudget, read_message_budgeted, read_message_max, write_message,
+};
 use codexd_proto::{
     ClientMessage, ErrorCode, Hello, HelloReply, PROTOCOL_VERSION, ServerMessage, WireError,
 };
@@ -24,7 +26,7 @@ const EVENT_BUFFER: usize = 64;
 const IDLE_BETWEEN_REQUESTS: Duration = Duration::from_secs(60);
 
 /// Serve one connection to completion.
-pub async fn serve<S>(stream: S, svc: Arc<Services>)
+pub async fn serve<S>(stream: S, svc: Arc<Services>, budget: FrameBudget)
 where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
@@ -75,7 +77,7 @@ where
     let (client_tx, mut client_rx) = mpsc::channel::<Result<ClientMessage, FrameError>>(8);
     let reader = tokio::spawn(async move {
         loop {
-            let msg = read_message::<_, ClientMessage>(&mut rd).await;
+            let msg = read_message_budgeted::<_, ClientMessage>(&mut rd, &budget).await;
             let end = !matches!(msg, Ok(Some(_)));
             let sent = match msg {
                 Ok(Some(m)) => client_tx.send(Ok(m)).await,
@@ -98,10 +100,19 @@ where
             // Nothing is running: a late cancel or input is harmless.
             Ok(ClientMessage::Cancel | ClientMessage::Input(_)) => continue,
             Err(e) => {
-                tracing::debug!(error = %e, "malformed frame from client");
+                let text = match &e {
+                    FrameError::TooLarge(_) | FrameError::MessageTooLarge { .. } => {
+                        tracing::warn!(error = %e, "refused a request larger than the limit");
+                        format!("the request is too large: {e}; send less (e.g. trim piped input)")
+                    }
+                    _ => {
+                        tracing::debug!(error = %e, "malformed frame from client");
+                        e.to_string()
+                    }
+                };
                 let err = WireError::new(
                     ErrorCode::BadRequest,
-                    format!("{e}; closing the connection"),
+                    format!("{text}; closing the connection"),
                 );
                 let _ = write_message(&mut wr, &ServerMessage::Error(err)).await;
                 break;
@@ -112,6 +123,25 @@ where
         }
     }
     reader.abort();
+}
+
+/// Write one frame; a reply too large even for several frames is logged and replaced by an
+/// error naming its size, so the client is told instead of losing the connection.
+async fn send<W: AsyncWrite + Unpin>(wr: &mut W, msg: &ServerMessage) -> bool {
+    match write_message(wr, msg).await {
+        Ok(()) => true,
+        Err(e @ FrameError::MessageTooLarge { .. }) => {
+            tracing::warn!(error = %e, "a reply was too large to send");
+            let err = WireError::new(
+                ErrorCode::Internal,
+                format!(
+                    "codexd's answer is too large to send ({e}); ask for less (e.g. `sessions show` of a shorter conversation)"
+                ),
+            );
+            write_message(wr, &ServerMessage::Error(err)).await.is_ok()
+        }
+        Err(_) => false,
+    }
 }
 
 /// Run one request, streaming its events. Returns false when the connection must close.
@@ -134,7 +164,7 @@ async fn run_request<W: AsyncWrite + Unpin>(
             biased;
             result = &mut handler => {
                 while let Ok(ev) = ev_rx.try_recv() {
-                    if write_message(wr, &ServerMessage::Event(ev)).await.is_err() {
+                    if !send(wr, &ServerMessage::Event(ev)).await {
                         return false;
                     }
                 }
@@ -142,10 +172,10 @@ async fn run_request<W: AsyncWrite + Unpin>(
                     Ok(reply) => ServerMessage::Reply(reply),
                     Err(err) => ServerMessage::Error(err),
                 };
-                return write_message(wr, &msg).await.is_ok();
+                return send(wr, &msg).await;
             }
             Some(ev) = ev_rx.recv() => {
-                if write_message(wr, &ServerMessage::Event(ev)).await.is_err() {
+                if !send(wr, &ServerMessage::Event(ev)).await {
                     return false;
                 }
             }

@@ -137,6 +137,8 @@ pub fn probe(path: &Path) -> Option<u32> {
     )
     .ok()?;
     match read_message::<_, HelloReply>(&mut stream).ok()?? {
-        HelloReply::Welcome { pid, .. } | HelloReply::Mismatch { pid, .. } => Some(pid),
+        HelloReply::Welcome { pid, .. }
+        | HelloReply::Mismatch { pid, .. }
+        | HelloReply::Busy { pid, .. } => Some(pid),
     }
 }

@@ -21,9 +21,18 @@ use tokio_util::task::TaskTracker;
 
 pub use dispatch::Services;
 
+/// Bytes of request frames the daemon reads at once, over all connections: eight full frames.
+pub const FRAME_BUDGET_BYTES: usize = 8 * codexd_proto::MAX_FRAME_LEN as usize;
+
 /// Accept connections until `shutdown` fires, then wait (bounded) for running requests.
 pub async fn serve(listener: Listener, svc: Arc<Services>, shutdown: CancellationToken) {
     let uid = codexd_proto::socket::current_uid();
+    // Bytes of request frames being read at once, over all connections (item 6 of the
+    // hardening review: 256 nearly complete 4 MiB frames once took 1 GiB).
+    let budget = codexd_proto::frame::tokio_io::FrameBudget::new(
+        FRAME_BUDGET_BYTES,
+        Duration::from_secs(30),
+    );
     let slots = Arc::new(Semaphore::new(svc.config.server.max_connections.max(1)));
     let tracker = TaskTracker::new();
     loop {
@@ -37,7 +46,11 @@ pub async fn serve(listener: Listener, svc: Arc<Services>, shutdown: Cancellatio
                 Ok(stream) => stream,
                 Err(e) => {
                     // EMFILE and friends: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
+                    if crate::hardening::is_fd_shortage(&e) {
+                        tracing::warn!(error = %e, "accept failed: out of file descriptors; raise the open-file limit (LimitNOFILE=) or lower max_connections");
+                    } else {
+                        tracing::warn!(error = %e, "accept failed");
+                    }
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
@@ -56,8 +69,9 @@ pub async fn serve(listener: Listener, svc: Arc<Services>, shutdown: Cancellatio
             }
         }
         let svc = svc.clone();
+        let budget = budget.clone();
         tracker.spawn(async move {
-            connection::serve(stream, svc).await;
+            connection::serve(stream, svc, budget).await;
             drop(permit);
         });
     }

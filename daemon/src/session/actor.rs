@@ -228,7 +228,10 @@ impl Handler<RunTurn> for SessionActor {
                 let loaded = tokio::task::spawn_blocking(move || history::load(&p))
                     .await
                     .map_err(|e| storage("read", &path, e))?
-                    .map_err(|e| storage("read", &path, e))?;
+                    .map_err(|e| {
+                        crate::hardening::fd_shortage_error(&e)
+                            .unwrap_or_else(|| storage("read", &path, e))
+                    })?;
                 *slot = Some(loaded);
             }
             let Some(hist) = slot.as_mut() else {
@@ -257,7 +260,10 @@ impl Handler<RunTurn> for SessionActor {
             let bytes = tokio::task::spawn_blocking(move || history::append(&p, &i, created, &t))
                 .await
                 .map_err(|e| storage("write", &path, e))?
-                .map_err(|e| storage("write", &path, e))?;
+                .map_err(|e| {
+                    crate::hardening::fd_shortage_error(&e)
+                        .unwrap_or_else(|| storage("write", &path, e))
+                })?;
             hist.created_at = created;
             hist.bytes = bytes;
             hist.turns.push(result.turn.clone());

@@ -410,10 +410,10 @@ impl Handler<Sessions> for SessionRegistry {
                         .await
                         .map_err(|e| WireError::new(ErrorCode::Internal, e.to_string()))?
                         .map_err(|e| {
-                            WireError::new(
+                            crate::hardening::fd_shortage_error(&e).unwrap_or_else(|| WireError::new(
                                 ErrorCode::Storage,
                                 format!("Cannot read the conversation history {shown} ({e}); check that the file and its directory are readable."),
-                            )
+                            ))
                         })?;
                     let turns = h
                         .turns

@@ -98,6 +98,7 @@ mod tests {
         );
         assert!(!files[1].content.contains("/usr/bin/codexd"));
         assert!(files[1].content.contains("Type=notify"));
+        assert!(files[1].content.contains("\nLimitCORE=0\n"));
     }
 
     #[test]
