@@ -7,8 +7,9 @@
 //! creates) a named conversation from anywhere.
 //!
 //! Output: text deltas go to stdout as they arrive. On a terminal, a spinner runs on stderr
-//! until the first token and the answer is rendered as Markdown block by block; piped, the raw
-//! text is written unchanged. `--json` prints one JSON object per line for every event.
+//! until the first token and the answer is rendered as Markdown block by block, with control
+//! characters and escape sequences stripped first (`codexd_proto::text`, also with `--raw`);
+//! piped, the raw text is written unchanged. `--json` prints one JSON object per line for every event.
 
 mod markdown;
 
@@ -18,6 +19,7 @@ use anyhow::Context as _;
 use codexd_proto::conversation::{
     AskEvent, AskMode, AskOutcome, AskRequest, Effort, SessionSelector, TokenUsage, Verbosity,
 };
+use codexd_proto::text::{ControlStripper, strip_controls};
 use codexd_proto::{ErrorCode, Event, Reply, Request, WireError};
 use serde_json::json;
 
@@ -164,6 +166,10 @@ struct Output {
     /// Reasoning was printed and not yet closed with a newline.
     reasoning_open: bool,
     fancy_err: bool,
+    /// On a terminal, the model's text is stripped of control characters and escape sequences
+    /// (`codexd_proto::text`) so it cannot drive the terminal; piped output stays byte-exact.
+    strip_out: Option<ControlStripper>,
+    strip_err: Option<ControlStripper>,
 }
 
 impl Output {
@@ -186,6 +192,8 @@ impl Output {
             last_out: None,
             reasoning_open: false,
             fancy_err,
+            strip_out: (!json && std::io::stdout().is_terminal()).then(ControlStripper::new),
+            strip_err: (!json && std::io::stderr().is_terminal()).then(ControlStripper::new),
         }
     }
 
@@ -231,6 +239,10 @@ impl Output {
             AskEvent::ReasoningDelta(d) => {
                 if self.reasoning {
                     self.stop_spinner();
+                    let d = match &mut self.strip_err {
+                        Some(st) => st.push(&d),
+                        None => d,
+                    };
                     let mut err = std::io::stderr().lock();
                     if self.fancy_err {
                         write!(err, "\x1b[2m{d}\x1b[0m")?;
@@ -247,6 +259,10 @@ impl Output {
                     eprintln!("\n");
                     self.reasoning_open = false;
                 }
+                let d = match &mut self.strip_out {
+                    Some(st) => st.push(&d),
+                    None => d,
+                };
                 let mut out = std::io::stdout().lock();
                 match &mut self.markdown {
                     Some(md) => md.push(&d, &mut out)?,
@@ -282,8 +298,12 @@ impl Output {
             writeln!(out)?;
         } else if self.last_out.is_none() && !outcome.text.is_empty() {
             // No deltas streamed (a fixture-shaped answer): print the final text.
-            write!(out, "{}", outcome.text)?;
-            if !outcome.text.ends_with('\n') {
+            let text = match self.strip_out {
+                Some(_) => strip_controls(&outcome.text),
+                None => outcome.text.clone(),
+            };
+            write!(out, "{text}")?;
+            if !text.ends_with('\n') {
                 writeln!(out)?;
             }
         } else if self.last_out != Some('\n') {
