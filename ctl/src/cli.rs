@@ -311,6 +311,12 @@ pub struct SuggestArgs {
     /// Exit status of the previous command.
     #[arg(long)]
     pub last_status: Option<i32>,
+    /// Print what was typed while waiting first, framed by two RS characters.
+    #[arg(long)]
+    pub typeahead: bool,
+    /// Text to draw on the cursor's row while waiting (bash clears the row for a widget).
+    #[arg(long, value_name = "TEXT")]
+    pub redraw: Option<String>,
     /// The command line (else stdin).
     pub line: Option<String>,
 }

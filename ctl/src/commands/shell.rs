@@ -4,6 +4,8 @@
 //!
 //! Contract with the scripts: exit 0 → stdout is the text to use; non-zero → stdout+stderr
 //! (the widgets capture both) hold one short message to show, and the line stays untouched.
+//! With `--typeahead`, what the user typed while waiting comes first, framed by two RS
+//! (U+001E) characters, and the widget appends it to the line it ends up with.
 
 mod keys;
 mod tty;
@@ -36,6 +38,8 @@ pub const VI_EXPLAIN_KEY_ENV: &str = "CODEXD_SHELL_VI_EXPLAIN_KEY";
 /// Seconds `suggest` waits for the model before giving the prompt back.
 pub const TIMEOUT_ENV: &str = "CODEXD_SUGGEST_TIMEOUT";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Frames the type-ahead at the start of `suggest --typeahead` output (ASCII RS).
+const TYPEAHEAD_MARK: char = '\u{1e}';
 
 use crate::cli::ShellName as Shell;
 
@@ -223,7 +227,13 @@ pub fn suggest(args: SuggestArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         .filter(|s| s.is_finite() && *s > 0.0)
         .map_or(DEFAULT_TIMEOUT, Duration::from_secs_f64);
 
-    let outcome = wait_for_answer(ctx, request, timeout);
+    let (outcome, typed) = wait_for_answer(ctx, request, timeout, args.redraw.as_deref());
+    if args.typeahead && !typed.is_empty() {
+        // Before anything else on stdout: the widget splits it off and puts it back on the
+        // line. RS cannot occur in either part (controls are stripped from both).
+        print!("{TYPEAHEAD_MARK}{typed}{TYPEAHEAD_MARK}");
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+    }
     match outcome {
         Waited::Answer(text) => {
             // The text goes to a terminal: the one shared rule strips what could drive it.
@@ -271,18 +281,23 @@ enum Waited {
 }
 
 /// Send the request on a worker thread and wait for the answer, Ctrl-C, a signal or the
-/// deadline, drawing the progress mark meanwhile. Leaving early simply exits: the daemon sees
-/// the connection close and cancels the turn.
-fn wait_for_answer(ctx: &Ctx, request: Request, timeout: Duration) -> Waited {
+/// deadline, drawing the progress mark meanwhile; also returns what was typed meanwhile.
+/// Leaving early simply exits: the daemon sees the connection close and cancels the turn.
+fn wait_for_answer(
+    ctx: &Ctx,
+    request: Request,
+    timeout: Duration,
+    redraw: Option<&str>,
+) -> (Waited, String) {
     enum Msg {
         Done(Box<anyhow::Result<Reply>>),
         Interrupt,
     }
     let (tx, rx) = mpsc::channel::<Msg>();
-    let mut tty = tty::Tty::open();
-    if let Some(t) = &tty {
+    let mut tty = tty::Tty::open(redraw);
+    if let Some(t) = tty.as_mut() {
         let (itx, irx) = mpsc::channel::<()>();
-        t.watch_interrupt(itx);
+        t.watch_keys(itx);
         let tx = tx.clone();
         std::thread::spawn(move || {
             if irx.recv().is_ok() {
@@ -346,10 +361,11 @@ fn wait_for_answer(ctx: &Ctx, request: Request, timeout: Duration) -> Waited {
             }
         }
     };
+    let typed = tty.as_mut().map(tty::Tty::typeahead).unwrap_or_default();
     if let Some(t) = tty.as_mut() {
         t.restore();
     }
-    result
+    (result, typed)
 }
 
 /// The daemon's message (which says what to do next), on one line.
