@@ -254,8 +254,10 @@ Load it from your shell's rc file (nothing is appended to any file for you):
 
 Type what you want at the prompt and press Alt-i: the line becomes one suggested command,
 cursor at the end, never run. Press Alt-i again (or undo in zsh/fish) for your request back.
-Alt-k prints an explanation of the line above the prompt and leaves the line alone.
-On an error, a timeout (CODEXD_SUGGEST_TIMEOUT, default 60 s) or Ctrl-C the line is restored.
+Alt-k prints an explanation below the line and leaves the line alone. Keys typed while
+waiting are kept and land after the suggestion. On an error, a timeout
+(CODEXD_SUGGEST_TIMEOUT, default 60 s) or Ctrl-C the line is restored. Control characters and
+escape sequences are stripped from suggestions and explanations: they are shown inert.
 
 Why Alt-i and Alt-k: both are unbound in the default emacs and vi-insert keymaps of bash,
 zsh and fish and are not taken by fzf, atuin or oh-my-zsh. Alt-g is taken (bash

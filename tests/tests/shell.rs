@@ -336,6 +336,13 @@ fn typeahead_survives(sh: Sh) {
     t.keys(&["M-i"]);
     t.wait_for("the progress mark", |s| s.contains(MARKS));
     t.type_text(" | head");
+    // Still waiting when the keys arrived (the mark goes before the line is set), so what
+    // follows shows type-ahead kept, not keys typed after the suggestion.
+    let s = t.pane.screen();
+    assert!(
+        s.contains(MARKS),
+        "the answer came before the type-ahead:\n{s}"
+    );
     t.wait_for_prompt(
         "$ ls -la | head",
         "the suggestion with the type-ahead",
