@@ -9,8 +9,8 @@
 //! - C1 controls (U+0080–U+009F);
 //! - whole escape sequences, not just their ESC: CSI (`ESC [` … final byte, or U+009B …),
 //!   OSC/DCS/SOS/PM/APC strings (`ESC ]`, `ESC P`, `ESC X`, `ESC ^`, `ESC _` or their C1 forms,
-//!   up to BEL or ST; an unterminated one runs to the end of the text) and any other `ESC`
-//!   with its intermediate and final bytes;
+//!   up to BEL or ST; an unterminated one runs to the end of the text), `ESC N`/`ESC O` with
+//!   the character they shift, and any other `ESC` with its intermediate and final bytes;
 //! - the Unicode bidirectional embedding, override and isolate controls (U+202A–U+202E,
 //!   U+2066–U+2069), which reorder what is shown without changing what runs.
 
@@ -32,6 +32,9 @@ enum State {
     Text,
     /// After ESC.
     Escape,
+    /// After `ESC N` or `ESC O` (single shift): the next character belongs to the sequence
+    /// (`ESC O A` is the Up key in application mode).
+    SingleShift,
     /// After ESC and intermediate bytes (U+0020–U+002F), waiting for the final byte.
     EscapeIntermediate,
     /// Inside a CSI sequence, waiting for its final byte (U+0040–U+007E).
@@ -73,11 +76,22 @@ impl ControlStripper {
                 State::Escape => match c {
                     '[' => State::Csi,
                     ']' | 'P' | 'X' | '^' | '_' => State::Str,
+                    'N' | 'O' => State::SingleShift,
                     '\u{1b}' => State::Escape,
                     '\u{20}'..='\u{2f}' => State::EscapeIntermediate,
                     // A final byte ends the sequence; anything else cancels it and is text
                     // the sequence never consumed (kept if printable, like a newline).
                     '\u{30}'..='\u{7e}' => State::Text,
+                    c => {
+                        if keep(c) {
+                            out.push(c);
+                        }
+                        State::Text
+                    }
+                },
+                State::SingleShift => match c {
+                    '\u{1b}' => State::Escape,
+                    '\u{20}'..='\u{7e}' => State::Text,
                     c => {
                         if keep(c) {
                             out.push(c);
@@ -168,8 +182,8 @@ mod tests {
         assert_eq!(strip_controls("a\x1b]2;pwned\x1b\\b"), "ab");
         assert_eq!(strip_controls("a\x1b[2Jb\u{9b}1;2Hc"), "abc");
         assert_eq!(strip_controls("a\x1bPq#0;2\x1b\\b\x1b_x\u{9c}c"), "abc");
-        // Other ESC forms: charset designation, keypad mode, save cursor.
-        assert_eq!(strip_controls("a\x1b(Bb\x1b=c\x1b7d"), "abcd");
+        // Other ESC forms: charset designation, keypad mode, save cursor, single shift.
+        assert_eq!(strip_controls("a\x1b(Bb\x1b=c\x1b7d\x1bOAe"), "abcde");
         // Carriage return, backspace, bell, DEL, NUL; newline and tab kept.
         assert_eq!(strip_controls("x\ry\x08z\x07\x7f\0\n\tw"), "xyz\n\tw");
         // Bidi overrides.

@@ -368,10 +368,12 @@ fn wait_for_answer(
     (result, typed)
 }
 
-/// The daemon's message (which says what to do next), on one line.
+/// The daemon's message (which says what to do next), on one line, stripped of controls (it
+/// can quote the backend, and it is printed on the terminal).
 fn short_message(err: &anyhow::Error) -> String {
     let wire = err.downcast_ref::<WireError>();
     let text = wire.map_or_else(|| format!("{err:#}"), |w| w.message.clone());
+    let text = text::strip_controls(&text);
     let mut one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let sign_in =
         wire.is_some_and(|w| matches!(w.code, ErrorCode::NotSignedIn | ErrorCode::SignInAgain));

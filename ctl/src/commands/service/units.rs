@@ -170,7 +170,8 @@ mod tests {
 
     #[test]
     fn the_packaged_plist_logs_nowhere_and_is_not_throttled() {
-        assert!(!PLIST.contains("StandardErrorPath"), "{PLIST}");
+        assert!(!PLIST.contains("<key>StandardErrorPath</key>"), "{PLIST}");
+        assert!(!PLIST.contains("<key>StandardOutPath</key>"), "{PLIST}");
         assert!(!PLIST.contains("<string>Background</string>"), "{PLIST}");
         assert_eq!(pinned_socket(PLIST), None);
     }

@@ -65,7 +65,7 @@ pub enum KeyError {
 }
 
 impl Key {
-    /// Parse `alt-i`, `M-i`, `ctrl-x ctrl-s`, `C-x C-s`, `\ei` (bash notation).
+    /// Parse `alt-i`, `M-i`, `ctrl-x ctrl-g`, `C-x C-g`, `\ei` (bash notation).
     pub fn parse(spec: &str) -> Result<Key, KeyError> {
         let spec = spec.trim();
         if let Some(rest) = spec.strip_prefix("\\e") {

@@ -147,20 +147,7 @@ impl Tty {
             let _ = handle.join();
         }
         let bytes = std::mem::take(&mut *lock(&self.typed));
-        let mut text = String::new();
-        for c in String::from_utf8_lossy(&bytes).chars() {
-            match c {
-                '\u{7f}' | '\u{8}' => {
-                    text.pop();
-                }
-                '\u{15}' => text.clear(),
-                c => text.push(c),
-            }
-        }
-        codexd_proto::text::strip_controls(&text)
-            .chars()
-            .filter(|c| !matches!(c, '\n' | '\t'))
-            .collect()
+        typed_text(&bytes)
     }
 
     /// Draw (or advance) the progress mark.
@@ -238,6 +225,24 @@ fn readable(fd: i32, wait: Duration) -> Option<bool> {
     Some(false)
 }
 
+/// Keys as typed → text to put on the line (see [`Tty::typeahead`]).
+fn typed_text(bytes: &[u8]) -> String {
+    let mut text = String::new();
+    for c in String::from_utf8_lossy(bytes).chars() {
+        match c {
+            '\u{7f}' | '\u{8}' => {
+                text.pop();
+            }
+            '\u{15}' => text.clear(),
+            c => text.push(c),
+        }
+    }
+    codexd_proto::text::strip_controls(&text)
+        .chars()
+        .filter(|c| !matches!(c, '\n' | '\t'))
+        .collect()
+}
+
 fn lock(m: &Mutex<Vec<u8>>) -> std::sync::MutexGuard<'_, Vec<u8>> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -245,5 +250,19 @@ fn lock(m: &Mutex<Vec<u8>>) -> std::sync::MutexGuard<'_, Vec<u8>> {
 impl Drop for Tty {
     fn drop(&mut self) {
         self.restore();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_keys_become_inert_text() {
+        assert_eq!(typed_text(b" | head"), " | head");
+        // Backspace and Ctrl-U are applied; Enter, Tab and arrow keys are dropped.
+        assert_eq!(typed_text(b" | heaX\x7fd\r"), " | head");
+        assert_eq!(typed_text(b"junk\x15 -l\t\x1b[A\x1bOB"), " -l");
+        assert_eq!(typed_text("é\nü".as_bytes()), "éü");
     }
 }
