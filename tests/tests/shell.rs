@@ -321,7 +321,7 @@ fn typeahead_survives(sh: Sh) {
     }
     let (env, stack) = signed_in("ls -la");
     stack.backend.set_deltas(Some(1));
-    stack.backend.set_delta_delay(Duration::from_secs(3));
+    stack.backend.set_delta_delay(Duration::from_secs(6));
     let t = Term::start(&env, sh, "", "");
     t.type_text("list files");
     t.keys(&["M-i"]);
