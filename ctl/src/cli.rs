@@ -1,7 +1,9 @@
 //! The command line, as clap derive types. Shell completions and man pages are generated
 //! from these same definitions.
 
-use clap::{Args, Parser, Subcommand};
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::error::ErrorKind;
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// codexctl — talk to codexd: sign in with ChatGPT, ask Codex models, manage conversations.
 #[derive(Parser, Debug)]
@@ -101,12 +103,13 @@ pub struct AskArgs {
     /// Model to use.
     #[arg(long, short = 'm')]
     pub model: Option<String>,
-    /// Reasoning effort: minimal, low, medium, high, xhigh (clamped to what the model supports).
-    #[arg(long, short = 'e')]
-    pub effort: Option<String>,
-    /// Verbosity: low, medium, high.
-    #[arg(long)]
-    pub verbosity: Option<String>,
+    /// Reasoning effort: any level the model lists (`codexctl models`), e.g. low, medium,
+    /// high, xhigh, max, ultra; a known level it lacks is clamped, with a notice.
+    #[arg(long, short = 'e', value_parser = Hinted(EFFORT_HINTS).try_map(|s| s.parse::<codexd_proto::conversation::Effort>()))]
+    pub effort: Option<codexd_proto::conversation::Effort>,
+    /// Verbosity: low, medium, high (default: the model's).
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(["low", "medium", "high"]).try_map(|s| s.parse::<codexd_proto::conversation::Verbosity>()))]
+    pub verbosity: Option<codexd_proto::conversation::Verbosity>,
     /// Extra instructions for this turn, from a file.
     #[arg(long, value_name = "FILE")]
     pub instructions_file: Option<std::path::PathBuf>,
@@ -177,7 +180,7 @@ pub struct LogsArgs {
     #[arg(long, short = 'f')]
     pub follow: bool,
     /// Minimum level: error, warn, info, debug, trace.
-    #[arg(long)]
+    #[arg(long, value_parser = PossibleValuesParser::new(["error", "warn", "info", "debug", "trace"]))]
     pub level: Option<String>,
     /// Only lines since: unix seconds, or an age like 10m, 2h, 1d.
     #[arg(long)]
@@ -186,7 +189,7 @@ pub struct LogsArgs {
     #[arg(long, short = 'n', default_value_t = 100)]
     pub lines: u32,
     /// Turn the opt-in request logs on or off (they hold prompts and answers).
-    #[arg(long, value_name = "on|off")]
+    #[arg(long, value_name = "on|off", value_parser = PossibleValuesParser::new(["on", "off"]))]
     pub requests: Option<String>,
 }
 
@@ -255,8 +258,10 @@ Load it from your shell's rc file (nothing is appended to any file for you):
 
 Type what you want at the prompt and press Alt-i: the line becomes one suggested command,
 cursor at the end, never run. Press Alt-i again (or undo in zsh/fish) for your request back.
-Alt-k prints an explanation of the line above the prompt and leaves the line alone.
-On an error, a timeout (CODEXD_SUGGEST_TIMEOUT, default 60 s) or Ctrl-C the line is restored.
+Alt-k prints an explanation below the line and leaves the line alone. Keys typed while
+waiting are kept and land after the suggestion. On an error, a timeout
+(CODEXD_SUGGEST_TIMEOUT, default 60 s) or Ctrl-C the line is restored. Control characters and
+escape sequences are stripped from suggestions and explanations: they are shown inert.
 
 Why Alt-i and Alt-k: both are unbound in the default emacs and vi-insert keymaps of bash,
 zsh and fish and are not taken by fzf, atuin or oh-my-zsh. Alt-g is taken (bash
@@ -264,21 +269,37 @@ glob-complete-word, zsh get-line), Alt-e too (fish: edit in $EDITOR); Ctrl-L, Ct
 Up and Tab are never used. On macOS, let the terminal send Option as Meta (Terminal:
 Profiles > Keyboard > Use Option as Meta key; iTerm2: Left Option key = Esc+).
 
-Keys are written like alt-i, ctrl-x ctrl-s or M-i. --no-bind defines the widgets only
+In vi-insert keymaps Escape is a key of its own, and Alt-i is Escape then i: Esc then i typed
+quickly would ask the model. So vi-insert gets keys that do not start with Escape: Ctrl-G
+(suggest) and Ctrl-K (explain), or --vi-key / --vi-explain-key (CODEXD_SHELL_VI_KEY,
+CODEXD_SHELL_VI_EXPLAIN_KEY); a --key that is not an Alt key is used there too.
+
+Keys are written like alt-i, ctrl-x ctrl-g or M-i. Refused: keys the shell or terminal needs
+(Enter, Tab, Ctrl-C/D/L/R/Z, flow control Ctrl-S/Ctrl-Q, Ctrl-\\, Ctrl-@, Escape) and Alt-[ /
+Alt-O, which start arrow and function keys. --no-bind defines the widgets only
 (bash/zsh: _codexd_suggest, _codexd_explain; fish: codexd_suggest, codexd_explain), for
 example: bindkey '^[s' _codexd_suggest";
 
 /// `shell-init`
 #[derive(Args, Debug)]
 pub struct ShellInitArgs {
-    /// bash, zsh or fish.
-    pub shell: String,
+    /// bash, zsh or fish (a path such as $SHELL works too).
+    #[arg(value_parser = ShellParser)]
+    pub shell: ShellName,
     /// Key for "suggest" (default Alt-i; also CODEXD_SHELL_KEY).
     #[arg(long, value_name = "KEY")]
     pub key: Option<String>,
     /// Key for "explain" (default Alt-k; also CODEXD_SHELL_EXPLAIN_KEY).
     #[arg(long, value_name = "KEY")]
     pub explain_key: Option<String>,
+    /// Key for "suggest" in vi-insert mode, never an Alt key (default Ctrl-G; also
+    /// CODEXD_SHELL_VI_KEY).
+    #[arg(long, value_name = "KEY")]
+    pub vi_key: Option<String>,
+    /// Key for "explain" in vi-insert mode, never an Alt key (default Ctrl-K; also
+    /// CODEXD_SHELL_VI_EXPLAIN_KEY).
+    #[arg(long, value_name = "KEY")]
+    pub vi_explain_key: Option<String>,
     /// Define the widgets only; bind no keys.
     #[arg(long)]
     pub no_bind: bool,
@@ -288,14 +309,20 @@ pub struct ShellInitArgs {
 #[derive(Args, Debug)]
 pub struct SuggestArgs {
     /// bash, zsh or fish.
-    #[arg(long)]
-    pub shell: String,
+    #[arg(long, value_parser = ShellParser)]
+    pub shell: ShellName,
     /// Explain instead of suggest.
     #[arg(long)]
     pub explain: bool,
     /// Exit status of the previous command.
     #[arg(long)]
     pub last_status: Option<i32>,
+    /// Print what was typed while waiting first, framed by two RS characters.
+    #[arg(long)]
+    pub typeahead: bool,
+    /// Text to draw on the cursor's row while waiting (bash clears the row for a widget).
+    #[arg(long, value_name = "TEXT")]
+    pub redraw: Option<String>,
     /// The command line (else stdin).
     pub line: Option<String>,
 }
@@ -306,6 +333,7 @@ pub enum GenerateCommand {
     /// Shell completions.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
+        #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
     /// Man pages into a directory.
@@ -324,4 +352,123 @@ pub struct DebugArgs {
     /// Panic inside the future an async handler returns, not in the handler itself.
     #[arg(long)]
     pub in_future: bool,
+}
+
+/// `--json` and `--no-autostart` are global, but `shell-init` only prints a script: it never
+/// talks to the daemon and prints no JSON. Taking them silently would suggest they did
+/// something, so they are a usage error there (exit 2, like any clap error).
+pub fn refuse_idle_flags(cli: &Cli) {
+    use clap::CommandFactory as _;
+    if !matches!(cli.command, Command::ShellInit(_)) {
+        return;
+    }
+    let given: Vec<&str> = [(cli.json, "--json"), (cli.no_autostart, "--no-autostart")]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect();
+    if !given.is_empty() {
+        Cli::command()
+            .error(
+                ErrorKind::ArgumentConflict,
+                format!(
+                    "shell-init does not take {}: it only prints a script (drop the flag)",
+                    given.join(" or ")
+                ),
+            )
+            .exit();
+    }
+}
+
+/// The shells `shell-init` writes scripts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ShellName {
+    /// bash 4 or newer.
+    Bash,
+    /// zsh.
+    Zsh,
+    /// fish.
+    Fish,
+}
+
+impl ShellName {
+    /// The shell's name as its users write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ShellName::Bash => "bash",
+            ShellName::Zsh => "zsh",
+            ShellName::Fish => "fish",
+        }
+    }
+}
+
+/// Parses a shell name or a path to one (`$SHELL` is often `/bin/zsh`); completions offer the
+/// names. Anything else is a usage error (exit 2).
+#[derive(Clone, Copy, Debug)]
+pub struct ShellParser;
+
+impl TypedValueParser for ShellParser {
+    type Value = ShellName;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<ShellName, clap::Error> {
+        let text = value.to_string_lossy();
+        let base = text.rsplit('/').next().unwrap_or(&text);
+        ShellName::from_str(base, true).map_err(|_| {
+            clap::Error::raw(
+                ErrorKind::InvalidValue,
+                format!(
+                    "no shell integration for {text:?}; supported shells are bash, zsh and fish\n"
+                ),
+            )
+            .with_cmd(cmd)
+        })
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(
+            ShellName::value_variants()
+                .iter()
+                .filter_map(ValueEnum::to_possible_value),
+        ))
+    }
+}
+
+/// Reasoning efforts completions offer; any other token is accepted too (the daemon checks it
+/// against the model catalog).
+const EFFORT_HINTS: &[&str] = &["low", "medium", "high", "xhigh", "max", "ultra"];
+
+/// An open-ended value: completions offer the hints, parsing accepts any non-empty token.
+#[derive(Clone, Copy, Debug)]
+pub struct Hinted(&'static [&'static str]);
+
+impl TypedValueParser for Hinted {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        match value.to_str().map(str::trim) {
+            Some(v) if !v.is_empty() && !v.contains(char::is_whitespace) => Ok(v.to_string()),
+            _ => Err(clap::Error::raw(
+                ErrorKind::InvalidValue,
+                format!(
+                    "{} needs one word, for example {}\n",
+                    arg.map_or_else(|| "the value".to_string(), ToString::to_string),
+                    self.0.join(", ")
+                ),
+            )
+            .with_cmd(cmd)),
+        }
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(self.0.iter().map(|v| PossibleValue::new(*v))))
+    }
 }

@@ -18,6 +18,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    cli::refuse_idle_flags(&cli);
     let ctx = commands::Ctx::new(&cli);
     match commands::run(cli.command, &ctx) {
         Ok(code) => ExitCode::from(code),

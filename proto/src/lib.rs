@@ -9,6 +9,7 @@
 //! - [`frame`] — the codec: u32 big-endian length + bincode 2 body, with a hard size cap.
 //! - [`socket`] — where the socket lives and the directory safety rules.
 //! - [`human`] — times and durations for people, so daemon messages and client output agree.
+//! - [`text`] — model text made safe for a terminal, and the rule that cleans a suggestion.
 //!
 //! bincode is not self-describing: never use `#[serde(tag = ...)]`, `untagged`, `flatten`
 //! or `skip_serializing_if` in these types (they encode but fail to decode).
@@ -25,6 +26,7 @@ pub mod logs;
 pub mod message;
 pub mod socket;
 pub mod status;
+pub mod text;
 pub mod version;
 
 pub use error::{ErrorCode, WireError};

@@ -72,10 +72,11 @@ impl Tmux {
         self.tmux(&["capture-pane", "-p"])
     }
 
-    /// Poll the screen (bounded) until `cond` holds; panics with the screen otherwise.
+    /// Poll the screen (bounded) until `cond` holds; panics with the screen otherwise. The
+    /// bound is generous: CI machines are shared and a shell can stall for seconds.
     #[track_caller]
     pub fn wait_for(&self, what: &str, cond: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(15);
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let s = self.screen();
             if cond(&s) {

@@ -45,3 +45,47 @@ fn markdown_is_rendered_on_a_terminal_and_raw_when_piped() {
     let out = env.ctl(&["ask", "again"]).ok();
     assert_eq!(out.stdout.trim_end(), ANSWER.trim_end());
 }
+
+/// Escape sequences in an answer are stripped on a terminal (the title stays, nothing is
+/// erased), with Markdown and with `--raw`; piped, the answer is byte-exact.
+#[test]
+fn escape_sequences_are_stripped_on_a_terminal_only() {
+    if !tmux::available() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    const HOSTILE: &str =
+        "\x1b]2;pwned\x07\x1b[2J\x1b[HINERT-ANSWER \x1b[31mred\x1b[0m done\x1b]0;again\x1b\\\n";
+    let stack = FakeStack::start_blocking();
+    let mut env = Env::new().with_fakes(&stack);
+    env.set("CODEXD_SCOPE", "tty|/");
+    env.import_login(&stack);
+    stack.backend.set_answer(Some(HOSTILE));
+    stack.backend.set_deltas(Some(7));
+
+    let ctl = bin("codexctl");
+    let pane = Tmux::start(
+        &env,
+        &format!(
+            "echo BEFORE-MARK; {c} ask 'rendered'; {c} ask --raw 'raw'; echo EXIT=$?; sleep 60",
+            c = ctl.display()
+        ),
+    );
+    let screen = pane.wait_for("both answers and the exit code", |s| {
+        s.contains("EXIT=") && s.matches("INERT-ANSWER red done").count() == 2
+    });
+    assert!(screen.contains("EXIT=0"), "{screen}");
+    assert!(
+        screen.contains("BEFORE-MARK"),
+        "the answer erased the screen: {screen}"
+    );
+    let title = pane.tmux(&["display-message", "-p", "#{pane_title}"]);
+    assert!(
+        !title.contains("pwned") && !title.contains("again"),
+        "the answer renamed the terminal: {title}"
+    );
+
+    // Piped: the raw text, exactly.
+    let out = env.ctl(&["ask", "again"]).ok();
+    assert_eq!(out.stdout, HOSTILE);
+}

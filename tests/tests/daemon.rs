@@ -104,6 +104,13 @@ fn no_autostart_fails_clearly() {
     let out = env.ctl(&["status"]);
     assert_eq!(out.code, 3, "{out:?}");
     assert!(out.stderr.contains("not running"), "{out:?}");
+    // The message names what the user did, not a flag they never passed.
+    assert!(out.stderr.contains("unset CODEXD_NO_AUTOSTART"), "{out:?}");
+    assert!(!out.stderr.contains("--no-autostart"), "{out:?}");
+    env.unset("CODEXD_NO_AUTOSTART");
+    let out = env.ctl(&["--no-autostart", "status"]);
+    assert_eq!(out.code, 3, "{out:?}");
+    assert!(out.stderr.contains("drop --no-autostart"), "{out:?}");
     assert!(env.daemon_pid().is_none());
 }
 

@@ -291,6 +291,83 @@ print(json.dumps(p))
     assert!(!plist.exists());
 }
 
+/// launchd restarts the agent only after a failure: after a clean stop, codexctl starts it on
+/// demand with `launchctl kickstart` (the fake starts codexd the way launchd would), the plist
+/// pins the socket, and with autostart off the message names what the user did.
+#[test]
+fn launchd_agent_is_kickstarted_when_installed_but_not_running() {
+    let mut env = Env::new();
+    let dir = env.root.path().join("fakebin");
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("launchctl.log");
+    let tool = dir.join("launchctl");
+    std::fs::write(
+        &tool,
+        format!(
+            "#!/bin/sh\necho \"$@\" >> '{}'\ncase \"$1\" in kickstart) '{}' --quiet </dev/null >/dev/null 2>&1 & ;; esac\nexit 0\n",
+            log.display(),
+            harness::bin("codexd").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    env.set("CODEXD_LAUNCHCTL", &tool.display().to_string());
+    env.set("CODEXD_SERVICE_MANAGER", "launchd");
+    env.ctl(&["service", "install"]).ok();
+
+    // The plist pins the socket codexctl uses, and runs unthrottled.
+    let plist = env
+        .home()
+        .join("Library/LaunchAgents/dev.codexd.codexd.plist");
+    let script = r#"
+import json, plistlib, sys
+with open(sys.argv[1], "rb") as f:
+    print(json.dumps(plistlib.load(f)))
+"#;
+    let p: serde_json::Value =
+        harness::run(Command::new("python3").arg("-c").arg(script).arg(&plist))
+            .ok()
+            .json();
+    assert_eq!(
+        p["EnvironmentVariables"]["CODEXD_SOCKET"],
+        env.socket.display().to_string()
+    );
+    assert!(
+        matches!(p["ProcessType"].as_str(), Some("Interactive" | "Standard")),
+        "{p}"
+    );
+
+    let kickstarts = || {
+        log_lines(&log)
+            .iter()
+            .filter(|l| **l == format!("kickstart gui/{}/dev.codexd.codexd", unsafe_free_uid()))
+            .count()
+    };
+    // Installed, not running: the agent is started on demand, and answers.
+    let out = env.ctl(&["status", "--json"]).ok();
+    assert!(out.stdout.contains("\"pid\""), "{out:?}");
+    assert_eq!(kickstarts(), 1, "{:?}", log_lines(&log));
+    // A clean stop (launchd would not restart it): the next command starts it again.
+    env.ctl(&["daemon", "stop"]).ok();
+    assert!(harness::wait_until(Duration::from_secs(10), || env
+        .daemon_pid()
+        .is_none()));
+    env.ctl(&["status"]).ok();
+    assert_eq!(kickstarts(), 2, "{:?}", log_lines(&log));
+
+    // Autostart off: no kickstart, and the message names only what was set.
+    env.ctl(&["daemon", "stop"]).ok();
+    assert!(harness::wait_until(Duration::from_secs(10), || env
+        .daemon_pid()
+        .is_none()));
+    env.set("CODEXD_NO_AUTOSTART", "1");
+    let out = env.ctl(&["status"]);
+    assert_eq!(out.code, 3, "{out:?}");
+    assert!(out.stderr.contains("unset CODEXD_NO_AUTOSTART"), "{out:?}");
+    assert!(!out.stderr.contains("--no-autostart"), "{out:?}");
+    assert_eq!(kickstarts(), 2);
+}
+
 /// The current uid without unsafe code: the owner of a file we just created.
 fn unsafe_free_uid() -> u32 {
     use std::os::unix::fs::MetadataExt as _;

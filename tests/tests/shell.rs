@@ -117,26 +117,40 @@ impl Term {
         self.pane.keys(keys);
     }
 
-    fn screen(&self) -> String {
-        self.pane.screen()
-    }
-
     #[track_caller]
     fn wait_for(&self, what: &str, cond: impl Fn(&str) -> bool) -> String {
         self.pane.wait_for(what, cond)
     }
 
-    /// The last non-empty line (the prompt line with the buffer, for one-line buffers).
-    fn last_line(&self) -> String {
-        self.screen()
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or_default()
-            .trim_end()
-            .to_string()
+    /// Wait until the last non-empty line (the prompt line with the buffer, for one-line
+    /// buffers) is `expected` and `also` holds for the screen: shells print a message first and
+    /// repaint the prompt after it, so the two are read from one screen, never one after the
+    /// other.
+    #[track_caller]
+    fn wait_for_prompt(&self, expected: &str, what: &str, also: impl Fn(&str) -> bool) -> String {
+        self.wait_for(&format!("{what}, then the prompt line {expected:?}"), |s| {
+            last_line(s) == expected && also(s)
+        })
     }
 }
+
+/// The last non-empty line of a screen.
+fn last_line(screen: &str) -> String {
+    screen
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default()
+        .trim_end()
+        .to_string()
+}
+
+/// The progress mark's frames.
+const MARKS: [char; 4] = ['◐', '◓', '◑', '◒'];
+
+/// How long a person takes between two keys: at this pace Escape and a letter are two keys,
+/// not an Alt chord (bash waits 500 ms, zsh 400 ms for more of a sequence).
+const HUMAN_PACE: Duration = Duration::from_millis(150);
 
 /// A daemon signed in at the fakes, the backend answering every suggestion with `command`.
 fn signed_in(command: &str) -> (Env, FakeStack) {
@@ -163,8 +177,7 @@ fn suggestion_replaces_the_line(sh: Sh) {
     let t = Term::start(&env, sh, "", "");
     t.type_text("create the marker file");
     t.keys(&["M-i"]);
-    t.wait_for("the suggestion", |s| s.contains(&cmd));
-    assert_eq!(t.last_line(), format!("$ {cmd}"));
+    t.wait_for_prompt(&format!("$ {cmd}"), "the suggestion", |_| true);
     // Not run: give a wrongly executed command time to show.
     std::thread::sleep(Duration::from_millis(300));
     assert!(!marker(&env).exists(), "the suggestion was executed");
@@ -177,10 +190,7 @@ fn suggestion_replaces_the_line(sh: Sh) {
     assert!(text.contains("create the marker file"), "{text}");
     // Second press: the original request is back.
     t.keys(&["M-i"]);
-    t.wait_for("the original request", |s| {
-        s.lines()
-            .any(|l| l.trim_end() == "$ create the marker file")
-    });
+    t.wait_for_prompt("$ create the marker file", "the original request", |_| true);
     assert!(!marker(&env).exists());
 }
 
@@ -194,13 +204,14 @@ fn error_keeps_the_line(sh: Sh) {
     let line = r#"grep -r "it's" 'a b' $HOME"#;
     t.type_text(line);
     t.keys(&["M-i"]);
-    let s = t.wait_for("the error message", |s| s.contains("codexctl login"));
+    let s = t.wait_for_prompt(&format!("$ {line}"), "the error message", |s| {
+        s.contains("codexctl login")
+    });
     assert_eq!(
         s.lines().filter(|l| l.contains("codexctl login")).count(),
         1,
         "{s}"
     );
-    assert_eq!(t.last_line(), format!("$ {line}"));
     // The cursor is still at the end: typed text lands after the line.
     t.type_text("X");
     t.wait_for("typed text at the end", |s| {
@@ -208,21 +219,137 @@ fn error_keeps_the_line(sh: Sh) {
     });
 }
 
-/// vi-insert mode: the same key works.
+/// The rc line that switches `sh` to vi keys.
+fn vi_rc(sh: Sh) -> &'static str {
+    match sh {
+        Sh::Bash => "set -o vi",
+        Sh::Zsh => "bindkey -v",
+        // --no-config skips the handler that loads a key binding set when the variable
+        // changes, so the function is called too (its first call only sets the variable).
+        Sh::Fish => "set -g fish_key_bindings fish_vi_key_bindings; fish_vi_key_bindings",
+    }
+}
+
+/// vi-insert mode: Ctrl-G suggests, Ctrl-K explains (Alt keys are Escape-prefixed there).
 fn vi_mode_works(sh: Sh) {
     if !available(sh) {
         return;
     }
-    let (env, _stack) = signed_in("ls -la /tmp");
-    let vi = match sh {
-        Sh::Bash => "set -o vi",
-        Sh::Zsh => "bindkey -v",
-        Sh::Fish => "set -g fish_key_bindings fish_vi_key_bindings",
-    };
-    let t = Term::start(&env, sh, "", vi);
-    t.type_text("list tmp");
+    // (No path in the suggestion: fish would show a completion hint after it.)
+    let (env, stack) = signed_in("echo vi-suggested");
+    let t = Term::start(&env, sh, "", vi_rc(sh));
+    t.type_text("say it");
+    t.keys(&["C-g"]);
+    t.wait_for_prompt("$ echo vi-suggested", "the suggestion", |_| true);
+    stack.backend.set_suggest_command(None);
+    stack.backend.set_answer(Some("EXPLAINED-VI: long listing"));
+    t.keys(&["C-k"]);
+    t.wait_for_prompt("$ echo vi-suggested", "the explanation", |s| {
+        s.contains("EXPLAINED-VI: long listing")
+    });
+}
+
+/// vi-insert mode at a person's pace: Esc then `i` goes back to insert mode, Esc then `k`
+/// recalls history; neither reaches the model.
+fn vi_escape_keeps_its_meaning(sh: Sh) {
+    if !available(sh) {
+        return;
+    }
+    let (env, stack) = signed_in("echo never");
+    let t = Term::start(&env, sh, "", vi_rc(sh));
+    // Esc, pause, i: insert before the cursor (Esc moved it onto the last character).
+    t.type_text("echo draft");
+    t.keys(&["Escape"]);
+    std::thread::sleep(HUMAN_PACE);
+    t.keys(&["i"]);
+    std::thread::sleep(HUMAN_PACE);
+    t.type_text("Q");
+    t.wait_for_prompt("$ echo drafQt", "text inserted after Esc i", |_| true);
+    t.keys(&["Enter"]);
+    t.wait_for_prompt("$", "the command's output and a fresh prompt", |s| {
+        s.lines().any(|l| l.trim_end() == "drafQt")
+    });
+    // Esc, pause, k on the empty line: the previous command comes back.
+    t.keys(&["Escape"]);
+    std::thread::sleep(HUMAN_PACE);
+    t.keys(&["k"]);
+    t.wait_for_prompt("$ echo drafQt", "history recalled by Esc k", |_| true);
+    assert!(
+        stack.backend.last_request().is_none(),
+        "an Escape key reached the model"
+    );
+}
+
+/// An answer carrying escape sequences is shown inert: the suggestion shows what would really
+/// run, and an explanation can neither rename the terminal nor erase the screen.
+fn escapes_are_shown_inert(sh: Sh) {
+    if !available(sh) {
+        return;
+    }
+    let (env, stack) = signed_in("unused");
+    let victim = marker(&env);
+    std::fs::write(&victim, "keep me").unwrap();
+    let attack = format!("rm {} #\x1b[2K\x1b[1Gecho hello", victim.display());
+    stack.backend.set_suggest_command(Some(&attack));
+    let t = Term::start(&env, sh, "", "");
+    t.type_text("say hello");
     t.keys(&["M-i"]);
-    t.wait_for("the suggestion", |s| s.contains("$ ls -la /tmp"));
+    let shown = format!("$ rm {} #echo hello", victim.display());
+    t.wait_for_prompt(&shown, "the whole suggestion, inert", |_| true);
+    assert!(victim.exists());
+
+    stack.backend.set_suggest_command(None);
+    stack.backend.set_answer(Some(
+        "\x1b]2;pwned\x07\x1b[2J\x1b[HINERT-EXPLANATION \x1b[31mred\x1b[0m",
+    ));
+    t.keys(&["M-k"]);
+    let s = t.wait_for_prompt(&shown, "the explanation", |s| {
+        s.contains("INERT-EXPLANATION red")
+    });
+    assert!(s.contains("say hello") || s.contains(&shown), "{s}");
+    let title = t.pane.tmux(&["display-message", "-p", "#{pane_title}"]);
+    assert!(
+        !title.contains("pwned"),
+        "the answer renamed the terminal: {title}"
+    );
+}
+
+/// Keys typed while waiting are kept: after the suggestion, and after Ctrl-C.
+fn typeahead_survives(sh: Sh) {
+    if !available(sh) {
+        return;
+    }
+    let (env, stack) = signed_in("ls -la");
+    stack.backend.set_deltas(Some(1));
+    stack.backend.set_delta_delay(Duration::from_secs(6));
+    let t = Term::start(&env, sh, "", "");
+    t.type_text("list files");
+    t.keys(&["M-i"]);
+    t.wait_for("the progress mark", |s| s.contains(MARKS));
+    t.type_text(" | head");
+    // Still waiting when the keys arrived (the mark goes before the line is set), so what
+    // follows shows type-ahead kept, not keys typed after the suggestion.
+    let s = t.pane.screen();
+    assert!(
+        s.contains(MARKS),
+        "the answer came before the type-ahead:\n{s}"
+    );
+    t.wait_for_prompt(
+        "$ ls -la | head",
+        "the suggestion with the type-ahead",
+        |_| true,
+    );
+
+    stack.backend.set_fault_forever(BackendFault::HangAfter(1));
+    t.keys(&["C-u"]);
+    t.type_text("wait forever");
+    t.keys(&["M-i"]);
+    t.wait_for("the progress mark", |s| s.contains(MARKS));
+    t.type_text(" please");
+    t.keys(&["C-c"]);
+    t.wait_for_prompt("$ wait forever please", "the cancel message", |s| {
+        s.contains("codexd: cancelled")
+    });
 }
 
 /// `--no-bind`: the widgets exist, no key is bound to them.
@@ -260,18 +387,21 @@ fn ctrl_c_restores_the_line(sh: Sh) {
     let t = Term::start(&env, sh, "", "");
     t.type_text("wait forever");
     t.keys(&["M-i"]);
-    t.wait_for("the progress mark", |s| s.contains(['◐', '◓', '◑', '◒']));
+    // The request stays on screen while waiting (bash clears the row for a widget; the
+    // integration draws it again), with the mark on the same row.
+    t.wait_for("the request and the progress mark on one row", |s| {
+        s.lines()
+            .any(|l| l.starts_with("$ wait forever") && l.contains(MARKS))
+    });
     t.keys(&["C-c"]);
-    let s = t.wait_for("the cancel message", |s| s.contains("codexd: cancelled"));
-    assert!(
-        !s.contains(['◐', '◓', '◑', '◒']),
-        "progress mark left behind:\n{s}"
-    );
-    assert_eq!(t.last_line(), "$ wait forever");
+    t.wait_for_prompt("$ wait forever", "the cancel message, no mark", |s| {
+        s.contains("codexd: cancelled") && !s.contains(MARKS)
+    });
 }
 
-/// Explain prints under the prompt and leaves the line alone.
-fn explain_prints_above_the_prompt(sh: Sh) {
+/// Explain prints below the explained line (which stays in the scrollback), then the prompt
+/// with the line untouched.
+fn explain_prints_below_the_line(sh: Sh) {
     if !available(sh) {
         return;
     }
@@ -288,8 +418,18 @@ fn explain_prints_above_the_prompt(sh: Sh) {
     let t = Term::start(&env, sh, "", "");
     t.type_text("ls -l");
     t.keys(&["M-k"]);
-    t.wait_for("the explanation", |s| s.contains("EXPLAINED: lists files"));
-    assert_eq!(t.last_line(), "$ ls -l");
+    let s = t.wait_for_prompt("$ ls -l", "the explanation", |s| {
+        s.contains("EXPLAINED: lists files")
+    });
+    let lines: Vec<&str> = s.lines().map(str::trim_end).collect();
+    let at = lines
+        .iter()
+        .position(|l| l.contains("EXPLAINED: lists files"))
+        .unwrap();
+    assert!(
+        lines[..at].contains(&"$ ls -l"),
+        "the explained line is not above the explanation:\n{s}"
+    );
 }
 
 macro_rules! per_shell {
@@ -312,7 +452,10 @@ per_shell!(
     vi_mode_works,
     no_bind_defines_widgets_only,
     ctrl_c_restores_the_line,
-    explain_prints_above_the_prompt
+    explain_prints_below_the_line,
+    vi_escape_keeps_its_meaning,
+    escapes_are_shown_inert,
+    typeahead_survives
 );
 
 /// Multi-line buffers and special characters reach the model byte for byte (zsh: Alt-Enter
@@ -361,6 +504,47 @@ fn shell_init_honours_keys_and_refuses_bad_ones() {
     let out = env.ctl(&["shell-init", "fish", "--key", "ctrl-l"]);
     assert_ne!(out.code, 0);
     assert!(out.stderr.contains("clear screen"), "{}", out.stderr);
+    // Flow control (also as a second key), escape-sequence prefixes, unbindable bytes.
+    for key in [
+        "ctrl-x ctrl-s",
+        "ctrl-q",
+        "alt-[",
+        "M-O",
+        "ctrl-@",
+        "ctrl-\\",
+    ] {
+        let out = env.ctl(&["shell-init", "fish", "--key", key]);
+        assert_ne!(out.code, 0, "{key}");
+        assert!(out.stdout.is_empty(), "{key}: {}", out.stdout);
+        // The example offered instead is a safe key.
+        assert!(
+            out.stderr.contains("for example alt-i or ctrl-x ctrl-g"),
+            "{}",
+            out.stderr
+        );
+    }
+    // vi-insert keys never start with Escape; an Alt --key leaves vi-insert on its default.
+    let out = env.ctl(&["shell-init", "bash", "--vi-key", "alt-j"]);
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("Escape"), "{}", out.stderr);
+    let out = env.ctl(&["shell-init", "bash", "--key", "alt-j"]).ok();
+    assert!(
+        out.stdout
+            .contains(r#"bind -m vi-insert -x '"\C-g": _codexd_suggest'"#),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains("-m vi-insert -x '\"\\e"),
+        "{}",
+        out.stdout
+    );
+    // Flags that would do nothing are usage errors.
+    for flag in ["--json", "--no-autostart"] {
+        let out = env.ctl(&["shell-init", "zsh", flag]);
+        assert_eq!(out.code, 2, "{flag}: {out:?}");
+    }
+    assert_eq!(env.ctl(&["shell-init", "tcsh"]).code, 2);
     let out = env.ctl(&["shell-init", "tcsh"]);
     assert_ne!(out.code, 0);
     assert!(out.stderr.contains("bash, zsh and fish"), "{}", out.stderr);

@@ -7,8 +7,9 @@
 //! creates) a named conversation from anywhere.
 //!
 //! Output: text deltas go to stdout as they arrive. On a terminal, a spinner runs on stderr
-//! until the first token and the answer is rendered as Markdown block by block; piped, the raw
-//! text is written unchanged. `--json` prints one JSON object per line for every event.
+//! until the first token and the answer is rendered as Markdown block by block, with control
+//! characters and escape sequences stripped first (`codexd_proto::text`, also with `--raw`);
+//! piped, the raw text is written unchanged. `--json` prints one JSON object per line for every event.
 
 mod markdown;
 
@@ -16,8 +17,9 @@ use std::io::{IsTerminal as _, Read as _, Write as _};
 
 use anyhow::Context as _;
 use codexd_proto::conversation::{
-    AskEvent, AskMode, AskOutcome, AskRequest, Effort, SessionSelector, TokenUsage, Verbosity,
+    AskEvent, AskMode, AskOutcome, AskRequest, Effort, SessionSelector, TokenUsage,
 };
+use codexd_proto::text::{ControlStripper, strip_controls};
 use codexd_proto::{ErrorCode, Event, Reply, Request, WireError};
 use serde_json::json;
 
@@ -70,28 +72,8 @@ fn build_request(args: &AskArgs) -> anyhow::Result<AskRequest> {
             "Nothing to ask: give a prompt (`codexctl ask \"…\"`) or pipe text in.",
         ));
     }
-    let effort = args
-        .effort
-        .as_deref()
-        .map(|e| {
-            Effort::parse(e).ok_or_else(|| {
-                bad_input(format!(
-                    "'{e}' is not a reasoning effort; use a word such as low, medium, high, xhigh, max or ultra (`codexctl models` lists each model's)."
-                ))
-            })
-        })
-        .transpose()?;
-    let verbosity = args
-        .verbosity
-        .as_deref()
-        .map(|v| {
-            Verbosity::parse(v).ok_or_else(|| {
-                bad_input(format!(
-                    "'{v}' is not a verbosity; use low, medium or high."
-                ))
-            })
-        })
-        .transpose()?;
+    let effort = args.effort.clone();
+    let verbosity = args.verbosity;
     let developer_instructions = args
         .instructions_file
         .as_ref()
@@ -165,6 +147,10 @@ struct Output {
     /// Reasoning was printed and not yet closed with a newline.
     reasoning_open: bool,
     fancy_err: bool,
+    /// On a terminal, the model's text is stripped of control characters and escape sequences
+    /// (`codexd_proto::text`) so it cannot drive the terminal; piped output stays byte-exact.
+    strip_out: Option<ControlStripper>,
+    strip_err: Option<ControlStripper>,
 }
 
 impl Output {
@@ -187,6 +173,8 @@ impl Output {
             last_out: None,
             reasoning_open: false,
             fancy_err,
+            strip_out: (!json && std::io::stdout().is_terminal()).then(ControlStripper::new),
+            strip_err: (!json && std::io::stderr().is_terminal()).then(ControlStripper::new),
         }
     }
 
@@ -232,6 +220,10 @@ impl Output {
             AskEvent::ReasoningDelta(d) => {
                 if self.reasoning {
                     self.stop_spinner();
+                    let d = match &mut self.strip_err {
+                        Some(st) => st.push(&d),
+                        None => d,
+                    };
                     let mut err = std::io::stderr().lock();
                     if self.fancy_err {
                         write!(err, "\x1b[2m{d}\x1b[0m")?;
@@ -248,6 +240,10 @@ impl Output {
                     eprintln!("\n");
                     self.reasoning_open = false;
                 }
+                let d = match &mut self.strip_out {
+                    Some(st) => st.push(&d),
+                    None => d,
+                };
                 let mut out = std::io::stdout().lock();
                 match &mut self.markdown {
                     Some(md) => md.push(&d, &mut out)?,
@@ -283,8 +279,12 @@ impl Output {
             writeln!(out)?;
         } else if self.last_out.is_none() && !outcome.text.is_empty() {
             // No deltas streamed (a fixture-shaped answer): print the final text.
-            write!(out, "{}", outcome.text)?;
-            if !outcome.text.ends_with('\n') {
+            let text = match self.strip_out {
+                Some(_) => strip_controls(&outcome.text),
+                None => outcome.text.clone(),
+            };
+            write!(out, "{text}")?;
+            if !text.ends_with('\n') {
                 writeln!(out)?;
             }
         } else if self.last_out != Some('\n') {

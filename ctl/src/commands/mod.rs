@@ -14,7 +14,8 @@ pub mod shell;
 mod status;
 
 use crate::cli::{Cli, Command};
-use crate::client::{Client, ConnectOptions};
+use crate::client::{Attempt, Client, ConnectOptions};
+use crate::exit::Unreachable;
 
 /// Options every command sees.
 pub struct Ctx {
@@ -22,31 +23,47 @@ pub struct Ctx {
     pub json: bool,
     /// Start the daemon when needed.
     pub autostart: bool,
+    /// What turned autostart off, as the user would undo it (for the "not running" message).
+    pub autostart_off_by: Option<&'static str>,
 }
 
 impl Ctx {
     /// From the parsed command line and the environment.
     pub fn new(cli: &Cli) -> Self {
         let env_off = std::env::var("CODEXD_NO_AUTOSTART").is_ok_and(|v| !v.is_empty() && v != "0");
+        let autostart_off_by = match (cli.no_autostart, env_off) {
+            (true, true) => Some("drop --no-autostart and unset CODEXD_NO_AUTOSTART"),
+            (true, false) => Some("drop --no-autostart"),
+            (false, true) => Some("unset CODEXD_NO_AUTOSTART"),
+            (false, false) => None,
+        };
         Self {
             json: cli.json,
-            autostart: !(cli.no_autostart || env_off),
+            autostart: autostart_off_by.is_none(),
+            autostart_off_by,
         }
     }
 
-    /// Connect to the daemon (starting it if allowed).
+    /// Connect to the daemon (starting it if allowed: itself, or through the installed
+    /// service). A "not running" error names only what the user really did.
     pub fn connect(&self) -> anyhow::Result<Client> {
         let defers = service::defers_autostart();
-        Client::connect(&ConnectOptions {
-            autostart: self.autostart && !defers,
-        })
-        .map_err(|e| {
-            if defers && self.autostart {
-                e.context("the codexd user service is installed, so codexctl leaves starting the daemon to it, but nothing answered; check `codexctl service status`")
-            } else {
-                e
-            }
-        })
+        if self.autostart && !defers {
+            return Client::connect(&ConnectOptions { autostart: true });
+        }
+        let socket = codexd_proto::socket::socket_path();
+        if let Attempt::Connected(c) = Client::try_connect(&socket)? {
+            return Ok(c);
+        }
+        if self.autostart {
+            return service::start_installed_service(&socket);
+        }
+        Err(Unreachable(format!(
+            "codexd is not running (no answer on {}); start it with `codexctl daemon start`, or {} to let codexctl start it",
+            socket.display(),
+            self.autostart_off_by.unwrap_or("allow autostart")
+        ))
+        .into())
     }
 }
 

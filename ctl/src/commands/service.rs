@@ -20,6 +20,7 @@ use super::Ctx;
 use crate::cli::ServiceCommand;
 use crate::client::{Attempt, Client};
 use crate::exit;
+use crate::exit::Unreachable;
 use units::UnitFile;
 
 /// Which service manager to use.
@@ -122,6 +123,7 @@ fn files(manager: Manager, codexd: &Path) -> anyhow::Result<Vec<UnitFile>> {
             &launch_agents_dir()?,
             codexd,
             &launchd_log_dir()?,
+            &service_socket(),
         )],
     })
 }
@@ -527,28 +529,88 @@ pub fn defers_autostart() -> bool {
                     .join("codexd.socket")
                     .exists()
         }),
-        Manager::Launchd => {
-            launch_agents_dir().is_ok_and(|d| d.join(format!("{}.plist", units::LABEL)).exists())
-        }
+        Manager::Launchd => launchd_plist().is_ok_and(|p| p.exists()),
     };
     installed && uses_service_socket(manager)
 }
 
-/// The socket codexctl will use is the one the service listens on (the default path; an
-/// explicit `CODEXD_SOCKET` elsewhere means someone runs their own daemon).
-fn uses_service_socket(manager: Manager) -> bool {
-    let default = codexd_proto::socket::socket_path_from(
+/// The default socket path (what the service listens on; `CODEXD_SOCKET` aside).
+fn service_socket() -> PathBuf {
+    codexd_proto::socket::socket_path_from(
         None,
         std::env::var_os("XDG_RUNTIME_DIR")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from),
         codexd_proto::socket::current_uid(),
-    );
+    )
+}
+
+/// The installed agent's plist path.
+fn launchd_plist() -> anyhow::Result<PathBuf> {
+    Ok(launch_agents_dir()?.join(format!("{}.plist", units::LABEL)))
+}
+
+/// The socket codexctl will use is the one the service listens on (the default path, or the
+/// one the launchd plist pins; an explicit `CODEXD_SOCKET` elsewhere means someone runs their
+/// own daemon).
+fn uses_service_socket(manager: Manager) -> bool {
     let actual = codexd_proto::socket::socket_path();
     match manager {
         Manager::Systemd => {
-            std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|v| !v.is_empty()) && actual == default
+            std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|v| !v.is_empty())
+                && actual == service_socket()
         }
-        Manager::Launchd => actual == default,
+        Manager::Launchd => {
+            let pinned = launchd_plist()
+                .ok()
+                .and_then(|p| std::fs::read_to_string(p).ok())
+                .and_then(|text| units::pinned_socket(&text));
+            actual == pinned.unwrap_or_else(service_socket)
+        }
+    }
+}
+
+/// How long the launchd agent has to answer after `launchctl kickstart`.
+const KICKSTART_WAIT: Duration = Duration::from_secs(5);
+
+/// Nothing answered on `socket` although the service is installed. launchd restarts the agent
+/// only after a failure, so after a clean `codexctl daemon stop` it is started here on demand
+/// (`launchctl kickstart`); under systemd the socket unit starts the daemon by itself, so
+/// nothing answering means the unit is not running.
+pub fn start_installed_service(socket: &Path) -> anyhow::Result<Client> {
+    let manager = Manager::detect()?;
+    match manager {
+        Manager::Launchd => {
+            let tool = tool(manager);
+            let target = format!("{}/{}", gui_domain(), units::LABEL);
+            let step = Step::new(&["kickstart", &target]);
+            run_step(&tool, &step).map_err(|e| {
+                Unreachable(format!(
+                    "the codexd launchd agent is installed but not running, and starting it failed: {e:#}; see `codexctl service status`"
+                ))
+            })?;
+            let deadline = Instant::now() + KICKSTART_WAIT;
+            loop {
+                if let Attempt::Connected(c) = Client::try_connect(socket)? {
+                    return Ok(c);
+                }
+                if Instant::now() > deadline {
+                    return Err(Unreachable(format!(
+                        "started the codexd launchd agent ({}) but nothing answered on {} within {} s; see {} and `codexctl service status`",
+                        step.display(&tool),
+                        socket.display(),
+                        KICKSTART_WAIT.as_secs(),
+                        launchd_log_dir()?.join("codexd.err.log").display()
+                    ))
+                    .into());
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        Manager::Systemd => Err(Unreachable(format!(
+            "the codexd user service is installed, so codexctl leaves starting the daemon to it, but nothing answered on {}; check `codexctl service status` (or `systemctl --user start codexd.socket`)",
+            socket.display()
+        ))
+        .into()),
     }
 }

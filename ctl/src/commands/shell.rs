@@ -4,6 +4,8 @@
 //!
 //! Contract with the scripts: exit 0 → stdout is the text to use; non-zero → stdout+stderr
 //! (the widgets capture both) hold one short message to show, and the line stays untouched.
+//! With `--typeahead`, what the user typed while waiting comes first, framed by two RS
+//! (U+001E) characters, and the widget appends it to the line it ends up with.
 
 mod keys;
 mod tty;
@@ -13,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use codexd_proto::conversation::{AskMode, AskRequest, SessionSelector, ShellContext};
-use codexd_proto::{ErrorCode, Reply, Request, WireError};
+use codexd_proto::{ErrorCode, Reply, Request, WireError, text};
 
 use super::Ctx;
 use crate::cli::{ShellInitArgs, SuggestArgs};
@@ -29,105 +31,151 @@ const FISH: &str = include_str!("../shell/codexd.fish");
 pub const KEY_ENV: &str = "CODEXD_SHELL_KEY";
 /// Environment variable naming the explain key (same as `--explain-key`).
 pub const EXPLAIN_KEY_ENV: &str = "CODEXD_SHELL_EXPLAIN_KEY";
+/// Environment variable naming the vi-insert suggest key (same as `--vi-key`).
+pub const VI_KEY_ENV: &str = "CODEXD_SHELL_VI_KEY";
+/// Environment variable naming the vi-insert explain key (same as `--vi-explain-key`).
+pub const VI_EXPLAIN_KEY_ENV: &str = "CODEXD_SHELL_VI_EXPLAIN_KEY";
 /// Seconds `suggest` waits for the model before giving the prompt back.
 pub const TIMEOUT_ENV: &str = "CODEXD_SUGGEST_TIMEOUT";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Frames the type-ahead at the start of `suggest --typeahead` output (ASCII RS).
+const TYPEAHEAD_MARK: char = '\u{1e}';
 
-/// The shells we generate scripts for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Shell {
-    Bash,
-    Zsh,
-    Fish,
-}
+use crate::cli::ShellName as Shell;
 
-impl Shell {
-    fn parse(name: &str) -> anyhow::Result<Shell> {
-        // Accept a path too ("$SHELL" is often /bin/zsh).
-        let base = name.rsplit('/').next().unwrap_or(name);
-        match base {
-            "bash" => Ok(Shell::Bash),
-            "zsh" => Ok(Shell::Zsh),
-            "fish" => Ok(Shell::Fish),
-            other => Err(anyhow::anyhow!(
-                "no shell integration for {other:?}; supported shells are bash, zsh and fish"
-            )),
-        }
-    }
+/// The keys one script binds: emacs-style keymaps (bash/zsh emacs, fish default) and
+/// vi-insert keymaps, where no key may start with Escape.
+struct Bindings {
+    suggest: keys::Key,
+    explain: keys::Key,
+    vi_suggest: keys::Key,
+    vi_explain: keys::Key,
 }
 
 /// Run `shell-init`.
 pub fn init(args: ShellInitArgs) -> anyhow::Result<u8> {
-    let shell = Shell::parse(&args.shell)?;
+    let shell = args.shell;
     let ctl = std::env::current_exe()
         .context("cannot find the path of codexctl itself")?
         .to_string_lossy()
         .into_owned();
-    let suggest = pick_key(args.key, KEY_ENV, DEFAULT_SUGGEST)?;
-    let explain = pick_key(args.explain_key, EXPLAIN_KEY_ENV, DEFAULT_EXPLAIN)?;
-    if suggest == explain {
-        anyhow::bail!(
-            "the suggest and explain keys are both {suggest}; give --explain-key another key"
-        );
-    }
-    let keys = (!args.no_bind).then_some((&suggest, &explain));
-    print!("{}", script(shell, &ctl, keys));
+    let bindings = pick_bindings(&args)?;
+    print!(
+        "{}",
+        script(shell, &ctl, (!args.no_bind).then_some(&bindings))
+    );
     Ok(exit::OK)
 }
 
-fn pick_key(flag: Option<String>, env: &str, default: &str) -> anyhow::Result<keys::Key> {
-    let spec = flag
-        .or_else(|| std::env::var(env).ok().filter(|v| !v.trim().is_empty()))
-        .unwrap_or_else(|| default.to_string());
-    keys::Key::parse(&spec).map_err(Into::into)
+fn pick_bindings(args: &ShellInitArgs) -> anyhow::Result<Bindings> {
+    let spec = |flag: &Option<String>, env: &str| {
+        flag.clone()
+            .or_else(|| std::env::var(env).ok().filter(|v| !v.trim().is_empty()))
+    };
+    let emacs = |flag, env, default: &str| -> anyhow::Result<(keys::Key, bool)> {
+        let given = spec(flag, env);
+        let key = keys::Key::parse(given.as_deref().unwrap_or(default))?;
+        Ok((key, given.is_some()))
+    };
+    // A vi key: its own flag or variable; else the emacs key the user chose, when it does not
+    // start with Escape; else the vi default.
+    let vi = |flag, env, chosen: &(keys::Key, bool), default: &str| -> anyhow::Result<keys::Key> {
+        match spec(flag, env) {
+            Some(s) => Ok(keys::Key::parse(&s)?.for_vi(&s)?),
+            None if chosen.1 && !chosen.0.escape_prefixed() => Ok(chosen.0.clone()),
+            None => Ok(keys::Key::parse(default)?),
+        }
+    };
+    let suggest = emacs(&args.key, KEY_ENV, DEFAULT_SUGGEST)?;
+    let explain = emacs(&args.explain_key, EXPLAIN_KEY_ENV, DEFAULT_EXPLAIN)?;
+    let vi_suggest = vi(&args.vi_key, VI_KEY_ENV, &suggest, keys::DEFAULT_VI_SUGGEST)?;
+    let vi_explain = vi(
+        &args.vi_explain_key,
+        VI_EXPLAIN_KEY_ENV,
+        &explain,
+        keys::DEFAULT_VI_EXPLAIN,
+    )?;
+    if suggest.0 == explain.0 {
+        anyhow::bail!(
+            "the suggest and explain keys are both {}; give --explain-key another key",
+            suggest.0
+        );
+    }
+    if vi_suggest == vi_explain {
+        anyhow::bail!(
+            "the vi-insert suggest and explain keys are both {vi_suggest}; give --vi-explain-key another key"
+        );
+    }
+    Ok(Bindings {
+        suggest: suggest.0,
+        explain: explain.0,
+        vi_suggest,
+        vi_explain,
+    })
 }
 
 /// The whole script for `shell`: the template with the codexctl path filled in, then the
 /// bindings (unless `--no-bind`).
-fn script(shell: Shell, ctl: &str, keys: Option<(&keys::Key, &keys::Key)>) -> String {
+fn script(shell: Shell, ctl: &str, keys: Option<&Bindings>) -> String {
     let (template, quoted) = match shell {
         Shell::Bash => (BASH, sh_quote(ctl)),
         Shell::Zsh => (ZSH, sh_quote(ctl)),
         Shell::Fish => (FISH, fish_quote(ctl)),
     };
     let mut out = template.replace("@CODEXCTL@", &quoted);
-    if let Some((s, e)) = keys {
+    if let Some(b) = keys {
+        let (s, e, vs, ve) = (&b.suggest, &b.explain, &b.vi_suggest, &b.vi_explain);
         out.push('\n');
         out.push_str(&match shell {
             Shell::Bash => format!(
-                "# Keys: suggest {s}, explain {e} (emacs and vi-insert keymaps).\n\
+                "# Keys: suggest {s}, explain {e} (emacs keymap); {vs}, {ve} (vi-insert keymap).\n\
                  bind -m emacs -x '\"{sb}\": _codexd_suggest'\n\
-                 bind -m vi-insert -x '\"{sb}\": _codexd_suggest'\n\
+                 bind -m vi-insert -x '\"{vsb}\": _codexd_suggest'\n\
                  bind -m emacs -x '\"{eb}\": _codexd_explain'\n\
-                 bind -m vi-insert -x '\"{eb}\": _codexd_explain'\n",
-                sb = s.bash().replace('\'', "'\\''"),
-                eb = e.bash().replace('\'', "'\\''"),
+                 bind -m vi-insert -x '\"{veb}\": _codexd_explain'\n",
+                sb = bash_keyseq(s),
+                eb = bash_keyseq(e),
+                vsb = bash_keyseq(vs),
+                veb = bash_keyseq(ve),
             ),
             Shell::Zsh => format!(
-                "# Keys: suggest {s}, explain {e} (emacs and vi-insert keymaps).\n\
+                "# Keys: suggest {s}, explain {e} (emacs keymap); {vs}, {ve} (viins keymap).\n\
                  bindkey -M emacs '{sz}' _codexd_suggest\n\
-                 bindkey -M viins '{sz}' _codexd_suggest\n\
+                 bindkey -M viins '{vsz}' _codexd_suggest\n\
                  bindkey -M emacs '{ez}' _codexd_explain\n\
-                 bindkey -M viins '{ez}' _codexd_explain\n",
+                 bindkey -M viins '{vez}' _codexd_explain\n",
                 sz = s.zsh(),
                 ez = e.zsh(),
+                vsz = vs.zsh(),
+                vez = ve.zsh(),
             ),
             Shell::Fish => format!(
-                "# Keys: suggest {s}, explain {e} (default and vi insert modes; re-bound when the\n\
-                 # key binding set changes, since fish_vi_key_bindings erases user bindings).\n\
+                "# Keys: suggest {s}, explain {e} (default mode); {vs}, {ve} (vi insert mode).\n\
+                 # Re-bound when the key binding set changes: fish_vi_key_bindings erases user\n\
+                 # bindings. Any set other than the default one has a vi insert mode.\n\
                  function __codexd_bind_keys --on-variable fish_key_bindings\n\
-                 \x20   bind {sf} codexd_suggest\n\
-                 \x20   bind -M insert {sf} codexd_suggest\n\
-                 \x20   bind {ef} codexd_explain\n\
-                 \x20   bind -M insert {ef} codexd_explain\n\
+                 \x20   if test \"$fish_key_bindings\" = fish_default_key_bindings\n\
+                 \x20       bind {sf} codexd_suggest\n\
+                 \x20       bind {ef} codexd_explain\n\
+                 \x20   else\n\
+                 \x20       bind -M insert {vsf} codexd_suggest\n\
+                 \x20       bind -M insert {vef} codexd_explain\n\
+                 \x20   end\n\
                  end\n\
                  __codexd_bind_keys\n",
                 sf = s.fish(),
                 ef = e.fish(),
+                vsf = vs.fish(),
+                vef = ve.fish(),
             ),
         });
     }
     out
+}
+
+/// A key in bash `bind` notation, for a single-quoted `bind -x` argument.
+fn bash_keyseq(k: &keys::Key) -> String {
+    k.bash().replace('\'', "'\\''")
 }
 
 /// Single-quote for bash/zsh.
@@ -142,7 +190,6 @@ fn fish_quote(s: &str) -> String {
 
 /// Run `suggest`.
 pub fn suggest(args: SuggestArgs, ctx: &Ctx) -> anyhow::Result<u8> {
-    Shell::parse(&args.shell)?;
     let line = match args.line {
         Some(l) => l,
         None => std::io::read_to_string(std::io::stdin()).context("cannot read the line")?,
@@ -152,12 +199,7 @@ pub fn suggest(args: SuggestArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         return Ok(exit::BAD_INPUT);
     }
     let context = ShellContext {
-        shell: args
-            .shell
-            .rsplit('/')
-            .next()
-            .unwrap_or(&args.shell)
-            .to_string(),
+        shell: args.shell.name().to_string(),
         os: os_description(),
         cwd: std::env::current_dir()
             .map(|p| p.to_string_lossy().into_owned())
@@ -186,13 +228,20 @@ pub fn suggest(args: SuggestArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         .filter(|s| s.is_finite() && *s > 0.0)
         .map_or(DEFAULT_TIMEOUT, Duration::from_secs_f64);
 
-    let outcome = wait_for_answer(ctx, request, timeout);
+    let (outcome, typed) = wait_for_answer(ctx, request, timeout, args.redraw.as_deref());
+    if args.typeahead && !typed.is_empty() {
+        // Before anything else on stdout: the widget splits it off and puts it back on the
+        // line. RS cannot occur in either part (controls are stripped from both).
+        print!("{TYPEAHEAD_MARK}{typed}{TYPEAHEAD_MARK}");
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+    }
     match outcome {
         Waited::Answer(text) => {
+            // The text goes to a terminal: the one shared rule strips what could drive it.
             let text = if args.explain {
-                text.trim().to_string()
+                text::strip_controls(&text).trim().to_string()
             } else {
-                clean_command(&text)
+                text::clean_suggestion(&text)
             };
             if text.is_empty() {
                 eprintln!("codexd: the model gave no {}; try rewording the line", {
@@ -233,18 +282,23 @@ enum Waited {
 }
 
 /// Send the request on a worker thread and wait for the answer, Ctrl-C, a signal or the
-/// deadline, drawing the progress mark meanwhile. Leaving early simply exits: the daemon sees
-/// the connection close and cancels the turn.
-fn wait_for_answer(ctx: &Ctx, request: Request, timeout: Duration) -> Waited {
+/// deadline, drawing the progress mark meanwhile; also returns what was typed meanwhile.
+/// Leaving early simply exits: the daemon sees the connection close and cancels the turn.
+fn wait_for_answer(
+    ctx: &Ctx,
+    request: Request,
+    timeout: Duration,
+    redraw: Option<&str>,
+) -> (Waited, String) {
     enum Msg {
         Done(Box<anyhow::Result<Reply>>),
         Interrupt,
     }
     let (tx, rx) = mpsc::channel::<Msg>();
-    let mut tty = tty::Tty::open();
-    if let Some(t) = &tty {
+    let mut tty = tty::Tty::open(redraw);
+    if let Some(t) = tty.as_mut() {
         let (itx, irx) = mpsc::channel::<()>();
-        t.watch_interrupt(itx);
+        t.watch_keys(itx);
         let tx = tx.clone();
         std::thread::spawn(move || {
             if irx.recv().is_ok() {
@@ -308,16 +362,19 @@ fn wait_for_answer(ctx: &Ctx, request: Request, timeout: Duration) -> Waited {
             }
         }
     };
+    let typed = tty.as_mut().map(tty::Tty::typeahead).unwrap_or_default();
     if let Some(t) = tty.as_mut() {
         t.restore();
     }
-    result
+    (result, typed)
 }
 
-/// The daemon's message (which says what to do next), on one line.
+/// The daemon's message (which says what to do next), on one line, stripped of controls (it
+/// can quote the backend, and it is printed on the terminal).
 fn short_message(err: &anyhow::Error) -> String {
     let wire = err.downcast_ref::<WireError>();
     let text = wire.map_or_else(|| format!("{err:#}"), |w| w.message.clone());
+    let text = text::strip_controls(&text);
     let mut one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let sign_in =
         wire.is_some_and(|w| matches!(w.code, ErrorCode::NotSignedIn | ErrorCode::SignInAgain));
@@ -325,27 +382,6 @@ fn short_message(err: &anyhow::Error) -> String {
         one_line.push_str(" (run `codexctl login`)");
     }
     one_line
-}
-
-/// Make a model answer usable as a command line: drop Markdown fences and a leading prompt
-/// sign, trim blank lines around it.
-fn clean_command(text: &str) -> String {
-    let mut t = text.trim();
-    if let Some(rest) = t.strip_prefix("```") {
-        // Skip the info string ("bash", "sh", …) on the fence line.
-        let body = rest.split_once('\n').map_or("", |(_, b)| b);
-        t = body.trim_end().strip_suffix("```").unwrap_or(body).trim();
-    }
-    if t.len() > 2
-        && !t.contains('\n')
-        && let Some(rest) = t.strip_prefix('`').and_then(|r| r.strip_suffix('`'))
-    {
-        t = rest.trim();
-    }
-    if let Some(rest) = t.strip_prefix("$ ") {
-        t = rest.trim_start();
-    }
-    t.to_string()
 }
 
 /// "Linux (Debian GNU/Linux 12 (bookworm))", "macOS 14.5", or the bare OS name.
@@ -374,24 +410,24 @@ fn os_description() -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn cleans_model_answers() {
-        assert_eq!(clean_command("ls -la\n"), "ls -la");
-        assert_eq!(clean_command("```bash\nls -la\n```"), "ls -la");
-        assert_eq!(clean_command("`ls -la`"), "ls -la");
-        assert_eq!(clean_command("$ ls -la"), "ls -la");
-        assert_eq!(
-            clean_command("for f in *; do\n  echo \"$f\"\ndone"),
-            "for f in *; do\n  echo \"$f\"\ndone"
-        );
+    fn key(k: &str) -> keys::Key {
+        keys::Key::parse(k).expect(k)
+    }
+
+    fn defaults() -> Bindings {
+        Bindings {
+            suggest: key(DEFAULT_SUGGEST),
+            explain: key(DEFAULT_EXPLAIN),
+            vi_suggest: key(keys::DEFAULT_VI_SUGGEST),
+            vi_explain: key(keys::DEFAULT_VI_EXPLAIN),
+        }
     }
 
     #[test]
     fn scripts_fill_in_the_path_and_keys() {
-        let s = keys::Key::parse(DEFAULT_SUGGEST).expect("key");
-        let e = keys::Key::parse(DEFAULT_EXPLAIN).expect("key");
+        let b = defaults();
         for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
-            let bound = script(shell, "/opt/it's here/codexctl", Some((&s, &e)));
+            let bound = script(shell, "/opt/it's here/codexctl", Some(&b));
             assert!(!bound.contains("@CODEXCTL@"));
             assert!(bound.contains("it"), "{bound}");
             let unbound = script(shell, "/x/codexctl", None);
@@ -400,17 +436,96 @@ mod tests {
                 "{shell:?}: {unbound}"
             );
         }
-        let bash = script(Shell::Bash, "/x/codexctl", Some((&s, &e)));
-        assert!(bash.contains(r#"bind -m vi-insert -x '"\ei": _codexd_suggest'"#));
-        let zsh = script(Shell::Zsh, "/x/codexctl", Some((&s, &e)));
-        assert!(zsh.contains("bindkey -M viins '^[k' _codexd_explain"));
-        let fish = script(Shell::Fish, "/x/codexctl", Some((&s, &e)));
-        assert!(fish.contains("bind -M insert \\ei codexd_suggest"));
+        let bash = script(Shell::Bash, "/x/codexctl", Some(&b));
+        assert!(bash.contains(r#"bind -m emacs -x '"\ei": _codexd_suggest'"#));
+        assert!(bash.contains(r#"bind -m vi-insert -x '"\C-g": _codexd_suggest'"#));
+        assert!(!bash.contains(r#"bind -m vi-insert -x '"\e"#), "{bash}");
+        let zsh = script(Shell::Zsh, "/x/codexctl", Some(&b));
+        assert!(zsh.contains("bindkey -M emacs '^[k' _codexd_explain"));
+        assert!(zsh.contains("bindkey -M viins '^K' _codexd_explain"));
+        let fish = script(Shell::Fish, "/x/codexctl", Some(&b));
+        assert!(fish.contains("bind -M insert \\cg codexd_suggest"));
+        assert!(fish.contains("bind \\ei codexd_suggest"));
+        assert!(!fish.contains("-M insert \\e"), "{fish}");
     }
 
+    /// Every key spelling `Key::parse` accepts.
+    fn every_accepted_key() -> Vec<keys::Key> {
+        let mut specs = Vec::new();
+        for c in '!'..='~' {
+            for form in [
+                format!("alt-{c}"),
+                format!("ctrl-{c}"),
+                format!("alt-ctrl-{c}"),
+                format!("ctrl-x ctrl-{c}"),
+                format!("ctrl-x alt-{c}"),
+                format!("ctrl-] ctrl-{c}"),
+                format!("\\e{c}"),
+            ] {
+                specs.push(form);
+            }
+        }
+        specs
+            .iter()
+            .filter_map(|s| keys::Key::parse(s).ok())
+            .collect()
+    }
+
+    /// Run `program args… file` on `text`; its failure output, if any.
+    fn shell_check(program: &str, args: &[&str], text: &str) -> Option<String> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("script");
+        std::fs::write(&file, text).expect("write");
+        let out = match std::process::Command::new(program)
+            .args(args)
+            .arg(&file)
+            .output()
+        {
+            Ok(o) => o,
+            Err(_) => {
+                eprintln!("skipped {program}: not installed");
+                return None;
+            }
+        };
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        (!out.status.success() || !err.trim().is_empty())
+            .then(|| format!("{program} {args:?}: {:?}\n{err}", out.status))
+    }
+
+    /// The script of every shell parses (and, for zsh and fish, runs its `bindkey`/`bind`
+    /// lines without a complaint) for every accepted key, in both keymaps.
     #[test]
-    fn shell_names() {
-        assert_eq!(Shell::parse("/bin/zsh").ok(), Some(Shell::Zsh));
-        assert!(Shell::parse("tcsh").is_err());
+    fn every_accepted_key_yields_a_script_that_parses() {
+        let all = every_accepted_key();
+        assert!(all.len() > 300, "{}", all.len());
+        let other = key("ctrl-x ctrl-g");
+        for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+            let mut text = script(shell, "/x/codexctl", None);
+            for k in &all {
+                let vi = if k.escape_prefixed() {
+                    other.clone()
+                } else {
+                    k.clone()
+                };
+                let b = Bindings {
+                    suggest: k.clone(),
+                    explain: other.clone(),
+                    vi_suggest: vi,
+                    vi_explain: other.clone(),
+                };
+                let full = script(shell, "/x/codexctl", Some(&b));
+                text.push_str(&full[script(shell, "/x/codexctl", None).len()..]);
+            }
+            let checks: &[(&str, &[&str])] = match shell {
+                Shell::Bash => &[("bash", &["-n"])],
+                Shell::Zsh => &[("zsh", &["-n"]), ("zsh", &["-f"])],
+                Shell::Fish => &[("fish", &["--no-execute"]), ("fish", &["--no-config"])],
+            };
+            for (program, args) in checks {
+                if let Some(failure) = shell_check(program, args, &text) {
+                    panic!("{failure}");
+                }
+            }
+        }
     }
 }

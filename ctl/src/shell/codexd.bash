@@ -32,6 +32,40 @@ __codexd_set_line() {
     READLINE_POINT=${#READLINE_LINE}
 }
 
+# Insert text at the cursor (bytes, like READLINE_POINT).
+__codexd_insert() {
+    [[ -n $1 ]] || return 0
+    local LC_ALL=C
+    READLINE_LINE=${READLINE_LINE:0:READLINE_POINT}$1${READLINE_LINE:READLINE_POINT}
+    READLINE_POINT=$((READLINE_POINT + ${#1}))
+}
+
+# bash clears the prompt's row before running a widget: __codexd_row is what the row showed
+# (the prompt's last line and the line), drawn again while waiting and above an explanation.
+__codexd_set_row() {
+    local p=
+    if ((BASH_VERSINFO[0] > 4 || BASH_VERSINFO[1] >= 4)); then
+        eval 'p=${PS1@P}'
+    fi
+    p=${p##*$'\n'}
+    p=${p//[$'\001\002']/}
+    __codexd_row=$p$1
+}
+
+# Split `suggest --typeahead` output: what was typed while waiting is framed by two RS
+# characters (the shell may interleave stdout and stderr, so look anywhere); the rest is the
+# suggestion or the message.
+__codexd_split() {
+    __codexd_typed=
+    __codexd_out=$1
+    if [[ $1 == *$'\x1e'*$'\x1e'* ]]; then
+        local rest=${1#*$'\x1e'}
+        __codexd_typed=${rest%%$'\x1e'*}
+        __codexd_out=${1%%$'\x1e'*}${rest#*$'\x1e'}
+        while [[ $__codexd_out == *$'\n' ]]; do __codexd_out=${__codexd_out%$'\n'}; done
+    fi
+}
+
 _codexd_suggest() {
     local st=$? line=$READLINE_LINE out rc
     if [[ -n $__codexd_sugg && $line == "$__codexd_sugg" ]]; then
@@ -40,14 +74,18 @@ _codexd_suggest() {
         return 0
     fi
     [[ $line == *[![:space:]]* ]] || return 0
-    out=$(__codexd_run suggest --shell bash --last-status "$st" -- "$line" 2>&1 </dev/null)
+    __codexd_set_row "$line"
+    out=$(__codexd_run suggest --typeahead --redraw "$__codexd_row" --shell bash --last-status "$st" -- "$line" 2>&1 </dev/null)
     rc=$?
+    __codexd_split "$out"
+    out=$__codexd_out
     if [[ $rc -eq 0 && -n $out ]]; then
         __codexd_orig=$line
         __codexd_sugg=$out
-        __codexd_set_line "$out"
+        __codexd_set_line "$out$__codexd_typed"
     else
         __codexd_show "${out:-codexd: no suggestion (exit $rc)}"
+        __codexd_insert "$__codexd_typed"
     fi
     return 0
 }
@@ -55,7 +93,12 @@ _codexd_suggest() {
 _codexd_explain() {
     local st=$? line=$READLINE_LINE out
     [[ $line == *[![:space:]]* ]] || return 0
-    out=$(__codexd_run suggest --explain --shell bash --last-status "$st" -- "$line" 2>&1 </dev/null)
-    __codexd_show "${out:-codexd: no explanation}"
+    __codexd_set_row "$line"
+    out=$(__codexd_run suggest --explain --typeahead --redraw "$__codexd_row" --shell bash --last-status "$st" -- "$line" 2>&1 </dev/null)
+    __codexd_split "$out"
+    # The explained line stays in the scrollback, the explanation below it, then the prompt.
+    __codexd_show "$__codexd_row"
+    __codexd_show "${__codexd_out:-codexd: no explanation}"
+    __codexd_insert "$__codexd_typed"
     return 0
 }

@@ -30,6 +30,18 @@ function __codexd_show
     commandline -f repaint
 end
 
+# Split `suggest --typeahead` output: what was typed while waiting is framed by two RS
+# characters (fish may put stderr before stdout, so look anywhere); the rest is the suggestion
+# or the message. Sets __codexd_typed and __codexd_out.
+function __codexd_split
+    set -g __codexd_typed ''
+    set -g __codexd_out $argv[1]
+    if string match -q -- '*'\x1e'*'\x1e'*' "$argv[1]"
+        set -g __codexd_typed (string match -r -g '\x1e([^\x1e]*)\x1e' -- "$argv[1]" | string collect)
+        set -g __codexd_out (string replace -r '\x1e[^\x1e]*\x1e' '' -- "$argv[1]" | string trim -r -c \n | string collect)
+    end
+end
+
 function codexd_suggest
     set -l line (commandline -b | string collect)
     if test -n "$__codexd_sugg"; and test "$line" = "$__codexd_sugg"
@@ -39,24 +51,30 @@ function codexd_suggest
         return 0
     end
     string match -qr '\S' -- "$line"; or return 0
-    set -l out (__codexd_run suggest --shell fish --last-status $__codexd_status -- "$line" 2>&1 </dev/null | string collect)
+    set -l out (__codexd_run suggest --typeahead --shell fish --last-status $__codexd_status -- "$line" 2>&1 </dev/null | string collect)
     set -l rc $pipestatus[1]
+    __codexd_split "$out"
+    set out "$__codexd_out"
     if test "$rc" -eq 0; and test -n "$out"
         set -g __codexd_orig "$line"
         set -g __codexd_sugg "$out"
-        commandline -r -- "$out"
-        commandline -C (string length -- "$out")
+        commandline -r -- "$out$__codexd_typed"
+        commandline -C (string length -- "$out$__codexd_typed")
         commandline -f repaint
     else
         test -n "$out"; or set out "codexd: no suggestion (exit $rc)"
         __codexd_show "$out"
+        test -n "$__codexd_typed"; and commandline -i -- "$__codexd_typed"
     end
 end
 
 function codexd_explain
     set -l line (commandline -b | string collect)
     string match -qr '\S' -- "$line"; or return 0
-    set -l out (__codexd_run suggest --explain --shell fish --last-status $__codexd_status -- "$line" 2>&1 </dev/null | string collect)
+    set -l out (__codexd_run suggest --explain --typeahead --shell fish --last-status $__codexd_status -- "$line" 2>&1 </dev/null | string collect)
+    __codexd_split "$out"
+    set out "$__codexd_out"
     test -n "$out"; or set out "codexd: no explanation"
     __codexd_show "$out"
+    test -n "$__codexd_typed"; and commandline -i -- "$__codexd_typed"
 end

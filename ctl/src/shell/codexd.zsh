@@ -20,6 +20,19 @@ __codexd_show() {
     print -r -- "$1"
 }
 
+# Split `suggest --typeahead` output: what was typed while waiting is framed by two RS
+# characters (the shell may interleave stdout and stderr, so look anywhere); the rest is the
+# suggestion or the message.
+__codexd_split() {
+    typeset -g __codexd_typed= __codexd_out=$1
+    if [[ $1 == *$'\x1e'*$'\x1e'* ]]; then
+        local rest=${1#*$'\x1e'}
+        __codexd_typed=${rest%%$'\x1e'*}
+        __codexd_out=${1%%$'\x1e'*}${rest#*$'\x1e'}
+        while [[ $__codexd_out == *$'\n' ]]; do __codexd_out=${__codexd_out%$'\n'}; done
+    fi
+}
+
 _codexd_suggest() {
     local st=$? line=$BUFFER out rc
     if [[ -n $__codexd_sugg && $BUFFER == "$__codexd_sugg" ]]; then
@@ -29,16 +42,19 @@ _codexd_suggest() {
         return 0
     fi
     [[ $line == *[^[:space:]]* ]] || return 0
-    out=$(__codexd_run suggest --shell zsh --last-status "$st" -- "$line" 2>&1 </dev/null)
+    out=$(__codexd_run suggest --typeahead --shell zsh --last-status "$st" -- "$line" 2>&1 </dev/null)
     rc=$?
+    __codexd_split "$out"
+    out=$__codexd_out
     if (( rc == 0 )) && [[ -n $out ]]; then
         __codexd_orig=$line
         __codexd_sugg=$out
-        BUFFER=$out
+        BUFFER=$out$__codexd_typed
         CURSOR=${#BUFFER}
         zle redisplay
     else
         __codexd_show "${out:-codexd: no suggestion (exit $rc)}"
+        LBUFFER+=$__codexd_typed
     fi
     return 0
 }
@@ -46,8 +62,10 @@ _codexd_suggest() {
 _codexd_explain() {
     local st=$? line=$BUFFER out
     [[ $line == *[^[:space:]]* ]] || return 0
-    out=$(__codexd_run suggest --explain --shell zsh --last-status "$st" -- "$line" 2>&1 </dev/null)
-    __codexd_show "${out:-codexd: no explanation}"
+    out=$(__codexd_run suggest --explain --typeahead --shell zsh --last-status "$st" -- "$line" 2>&1 </dev/null)
+    __codexd_split "$out"
+    __codexd_show "${__codexd_out:-codexd: no explanation}"
+    LBUFFER+=$__codexd_typed
     return 0
 }
 

@@ -42,20 +42,10 @@ fn last_status(sh: &ShellContext) -> String {
     }
 }
 
-/// Clean a suggested command defensively: drop Markdown fences, surrounding backticks, a
-/// leading `$ ` prompt, and blank lines around it.
+/// Clean a suggested command: the shared rule in `codexd_proto::text` (controls and escape
+/// sequences stripped, fences, backticks and a leading `$ ` dropped).
 pub fn clean_suggestion(text: &str) -> String {
-    let lines: Vec<&str> = text
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("```"))
-        .collect();
-    let joined = lines.join("\n");
-    let mut s = joined.trim();
-    while s.len() >= 2 && s.starts_with('`') && s.ends_with('`') {
-        s = s[1..s.len() - 1].trim();
-    }
-    let s = s.strip_prefix("$ ").unwrap_or(s);
-    s.trim().to_owned()
+    codexd_proto::text::clean_suggestion(text)
 }
 
 #[cfg(test)]
