@@ -417,7 +417,7 @@ fn sign_in_cannot_be_cancelled_by_strangers() {
         .collect();
     assert_eq!(
         q["redirect_uri"],
-        format!("http://localhost:{ours}/auth/callback"),
+        format!("http://127.0.0.1:{ours}/auth/callback"),
         "the foreign port must be skipped"
     );
     let state = q["state"].clone();

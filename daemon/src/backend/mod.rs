@@ -267,9 +267,20 @@ impl Backend {
         }
     }
 
-    /// `GET {base}/codex/models?client_version=…` with `If-None-Match`: the catalog this
-    /// account is offered. A 401 refreshes the token once.
+    /// `GET {base}/codex/models?client_version=<ours>` with `If-None-Match`: the catalog this
+    /// account is offered at our compatibility version. A 401 refreshes the token once.
     pub async fn fetch_models(&self, etag: Option<&str>) -> Result<Fetched<String>, CatalogError> {
+        let version = self.inner.compat.current().version;
+        self.fetch_models_at(&version, etag).await
+    }
+
+    /// [`Backend::fetch_models`] at another compatibility version (a gateway client that
+    /// asks for its own, as the Codex CLI does).
+    pub async fn fetch_models_at(
+        &self,
+        version: &str,
+        etag: Option<&str>,
+    ) -> Result<Fetched<String>, CatalogError> {
         let to_catalog = |e: WireError| {
             if matches!(e.code, ErrorCode::NotSignedIn | ErrorCode::SignInAgain) {
                 CatalogError::NotSignedIn(e.message)
@@ -281,11 +292,10 @@ impl Backend {
         let mut refreshed = false;
         loop {
             let (base, routing_override) = self.route(&access).await;
-            let version = self.inner.compat.current().version;
             let mut headers = headers::build(
                 &access,
                 &CallHeaders {
-                    version: &version,
+                    version,
                     routing_override: routing_override.as_deref(),
                     ..CallHeaders::default()
                 },
@@ -298,7 +308,7 @@ impl Backend {
                 .inner
                 .http
                 .get(format!("{base}/codex/models"))
-                .query(&[("client_version", version.as_str())])
+                .query(&[("client_version", version)])
                 .headers(headers)
                 .timeout(SMALL_CALL_TIMEOUT)
                 .send()
