@@ -641,3 +641,65 @@ fn pinging_idlers_are_closed_and_the_busy_client_is_told() {
     env.ctl_within(Duration::from_secs(30), &["status"]).ok();
     drop(streams);
 }
+
+/// One `DebugRequest::Access` through the test hook: the token's fingerprint.
+fn debug_access(env: &Env, after_unauthorized: bool) -> String {
+    let reply = codexd_tests::bench::wire::call_once(
+        &env.socket,
+        codexd_proto::Request::Debug(codexd_proto::message::DebugRequest::Access {
+            after_unauthorized,
+        }),
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    match reply {
+        codexd_proto::Reply::DebugAccess { token_sha256, .. } => token_sha256,
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+/// Item 10: a refresh whose save fails (the store cannot be written) leaves the new sign-in in
+/// memory only: `status` says so loudly, the save is retried on the next token use once the
+/// store works again, and a restart then finds a working sign-in.
+#[test]
+fn a_refresh_that_could_not_be_saved_is_saved_later() {
+    let stack = codexd_tests::fakes::FakeStack::start_blocking();
+    let env = Env::new().with_fakes(&stack);
+    env.import_login(&stack);
+    let creds = env.data_dir().join("credentials.json");
+    assert!(creds.is_file());
+    let first = debug_access(&env, false);
+    // Storage breaks: a directory where the file is replaced makes every save fail (root
+    // ignores permissions, so chmod would not do).
+    std::fs::remove_file(&creds).unwrap();
+    std::fs::create_dir(&creds).unwrap();
+    let refreshed = debug_access(&env, true);
+    assert_ne!(refreshed, first, "no refresh happened");
+    let status = env.ctl(&["status", "--json"]).ok().json();
+    assert!(
+        status["auth"]["unsaved"].is_string(),
+        "status does not say the sign-in is unsaved: {status}"
+    );
+    let text = env.ctl(&["status"]).ok().stdout;
+    assert!(
+        text.contains("WARNING: the refreshed sign-in exists only in memory"),
+        "{text}"
+    );
+
+    // Storage recovers; the next token use saves it.
+    std::fs::remove_dir(&creds).unwrap();
+    assert_eq!(debug_access(&env, false), refreshed);
+    assert!(creds.is_file(), "the refreshed sign-in was not saved");
+    let saved = std::fs::read_to_string(&creds).unwrap();
+    let live = stack.auth.live_refresh_token().unwrap();
+    assert!(
+        saved.contains(&live),
+        "the saved refresh token is not the live one"
+    );
+    let status = env.ctl(&["status", "--json"]).ok().json();
+    assert!(status["auth"]["unsaved"].is_null(), "{status}");
+
+    env.ctl(&["daemon", "restart"]).ok();
+    let after = debug_access(&env, true);
+    assert_ne!(after, refreshed);
+}
