@@ -161,7 +161,18 @@ impl Client {
                 client: format!("codexctl {}", codexd_proto::VERSION),
             },
         )
-        .map_err(|e| unreachable(format!("the daemon did not accept the connection: {e}")))?;
+        .map_err(|e| {
+            // A daemon over its cap may answer Busy and close before our Hello is through.
+            if let Ok(Some(HelloReply::Busy {
+                connections,
+                limit,
+                pid,
+            })) = read_message(&mut stream)
+            {
+                return busy(connections, limit, pid);
+            }
+            unreachable(format!("the daemon did not accept the connection: {e}"))
+        })?;
         let reply: HelloReply = read_message(&mut stream)
             .map_err(|e| unreachable(format!("the daemon's handshake failed: {e}")))?
             .ok_or_else(|| unreachable("the daemon closed the connection during the handshake; is it running as another user?".into()))?;
@@ -174,10 +185,7 @@ impl Client {
                 daemon_version,
                 socket: socket.to_path_buf(),
             }),
-            HelloReply::Busy { connections, limit, pid } => Err(Unreachable(format!(
-                "codexd is busy: {connections} connections are open (limit {limit}, pid {pid}); try again shortly, or see `codexctl logs` if this persists"
-            ))
-            .into()),
+            HelloReply::Busy { connections, limit, pid } => Err(busy(connections, limit, pid).into()),
             HelloReply::Mismatch { daemon_protocol, daemon_version, pid } => Err(Unreachable(format!(
                 "codexctl {} speaks protocol {PROTOCOL_VERSION}, but the running codexd {daemon_version} (pid {pid}) speaks protocol {daemon_protocol}; restart the daemon with `codexctl daemon restart` so both come from the same install",
                 codexd_proto::VERSION
@@ -249,6 +257,13 @@ impl Client {
     pub fn call_simple(&mut self, request: Request) -> anyhow::Result<Reply> {
         self.call(request, &mut |_| Ok(()))
     }
+}
+
+/// The daemon is at its connection cap.
+fn busy(connections: u32, limit: u32, pid: u32) -> Unreachable {
+    Unreachable(format!(
+        "codexd is busy: {connections} connections are open (limit {limit}, pid {pid}); try again shortly, or see `codexctl logs` if this persists"
+    ))
 }
 
 /// A freshly connected stream (interprocess's, for its portable peer-credentials call).

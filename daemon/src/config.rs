@@ -292,8 +292,15 @@ impl Default for LogConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
-    /// Most connections served at once; more wait in the kernel backlog.
+    /// Most connections served at once outside long-running requests; more are told
+    /// "codexd is busy" and closed.
     pub max_connections: usize,
+    /// Most long-running requests (asks, `logs -f`, sign-ins) at once, counted apart from
+    /// `max_connections` so neither kind can crowd out the other.
+    pub max_streams: usize,
+    /// A connection is closed between requests once it has spent this many seconds outside
+    /// long-running requests, whatever it sends (pings included).
+    pub idle_connection_secs: u64,
     /// A client must finish the handshake within this many milliseconds.
     pub handshake_timeout_ms: u64,
     /// On shutdown, wait this long for running requests.
@@ -304,6 +311,8 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             max_connections: 512,
+            max_streams: 256,
+            idle_connection_secs: 300,
             handshake_timeout_ms: 3000,
             shutdown_grace_ms: 5000,
         }

@@ -91,6 +91,17 @@ pub fn connection_cap(configured: usize, nofile: Option<u64>) -> usize {
         .max(1)
 }
 
+/// Fit (connections, streams) into `nofile` descriptors: unchanged when both fit; else
+/// streams get at most half of what fits and connections the rest.
+pub fn connection_caps(connections: usize, streams: usize, nofile: Option<u64>) -> (usize, usize) {
+    let fit = connection_cap(usize::MAX, nofile);
+    if connections.saturating_add(streams) <= fit {
+        return (connections.max(1), streams.max(1));
+    }
+    let streams = streams.min(fit / 2).max(1);
+    (connections.min(fit.saturating_sub(streams)).max(1), streams)
+}
+
 /// True when `e` means the process ran out of file descriptors (EMFILE or ENFILE).
 pub fn is_fd_shortage(e: &std::io::Error) -> bool {
     matches!(
@@ -131,6 +142,10 @@ mod tests {
         assert_eq!(connection_cap(512, Some(1_048_576)), 512);
         assert_eq!(connection_cap(512, None), 512);
         assert_eq!(connection_cap(512, Some(10)), 1);
+        let fit = (1024 - RESERVED_FDS as usize) / 3;
+        let (c, s) = connection_caps(512, 256, Some(1024));
+        assert!(c + s <= fit, "{c} + {s} > {fit}");
+        assert_eq!(connection_caps(512, 256, Some(1_048_576)), (512, 256));
     }
 
     #[test]

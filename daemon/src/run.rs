@@ -39,8 +39,11 @@ pub fn run(options: Options, activated: Option<OwnedFd>) -> anyhow::Result<()> {
     let config_path = config_path(&paths);
     let mut config = Config::load(&config_path)?;
     let configured_cap = config.server.max_connections;
-    config.server.max_connections =
-        crate::hardening::connection_cap(configured_cap, hardened.nofile);
+    (config.server.max_connections, config.server.max_streams) = crate::hardening::connection_caps(
+        configured_cap,
+        config.server.max_streams,
+        hardened.nofile,
+    );
     let config = Arc::new(config);
     let log_guard = crate::log::init(&config.log, &paths, options.log_to_stderr)?;
     if config.server.max_connections < configured_cap {
@@ -62,7 +65,7 @@ pub fn run(options: Options, activated: Option<OwnedFd>) -> anyhow::Result<()> {
     let socket = codexd_proto::socket::socket_path();
     let socket_for_status = socket.clone();
     let bound = listener::listen(&socket, activated)?;
-    tracing::info!(version = codexd_proto::VERSION, pid = std::process::id(), socket = %socket.display(), activated = bound.activated, non_dumpable = hardened.non_dumpable, open_files = ?hardened.nofile, max_connections = config.server.max_connections, "codexd starting");
+    tracing::info!(version = codexd_proto::VERSION, pid = std::process::id(), socket = %socket.display(), activated = bound.activated, non_dumpable = hardened.non_dumpable, open_files = ?hardened.nofile, max_connections = config.server.max_connections, max_streams = config.server.max_streams, "codexd starting");
 
     let workers = std::thread::available_parallelism()
         .map(|n| n.get().min(4))

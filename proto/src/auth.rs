@@ -103,4 +103,8 @@ pub struct AuthStatus {
     pub sign_in_again: Option<String>,
     /// A login flow is running.
     pub login_in_progress: bool,
+    /// Set while a refreshed sign-in lives only in memory (its save failed): the reason, for
+    /// a loud warning. A restart now would lose it; codexd keeps retrying the save.
+    #[serde(default)]
+    pub unsaved: Option<String>,
 }

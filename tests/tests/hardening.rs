@@ -561,3 +561,145 @@ fn half_sent_frames_share_one_memory_budget() {
     assert!(ping.is_ok(), "{ping:?}");
     drop(held);
 }
+
+/// Item 7: idle connections that ping forever are closed after `idle_connection_secs`; over
+/// the cap, codexctl is told plainly "codexd is busy: N connections" at once instead of a
+/// misleading handshake error or a hang; long-running requests have their own cap, so they
+/// neither take nor need the ordinary slots.
+#[test]
+fn pinging_idlers_are_closed_and_the_busy_client_is_told() {
+    use codexd_proto::frame::{read_message, write_message};
+    use codexd_proto::{ClientMessage, ErrorCode, Request, ServerMessage};
+    let env = Env::new();
+    env.write_config("[server]\nmax_connections = 4\nmax_streams = 2\nidle_connection_secs = 3\n");
+    env.ctl(&["status"]).ok();
+
+    let pingers: Vec<_> = (0..4)
+        .map(|_| {
+            let mut s = raw_session(&env.socket);
+            std::thread::spawn(move || {
+                // Ping until the daemon closes the connection.
+                loop {
+                    if write_message(&mut s, &ClientMessage::Request(Request::Ping)).is_err() {
+                        return;
+                    }
+                    match read_message::<_, ServerMessage>(&mut s) {
+                        Ok(Some(ServerMessage::Reply(_))) => {}
+                        _ => return,
+                    }
+                    std::thread::sleep(Duration::from_millis(300));
+                }
+            })
+        })
+        .collect();
+    let out = env.ctl_within(Duration::from_secs(30), &["--no-autostart", "status"]);
+    assert_ne!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("codexd is busy: 4 connections are open"),
+        "{out:?}"
+    );
+    assert!(
+        wait_until(Duration::from_secs(60), || pingers
+            .iter()
+            .all(std::thread::JoinHandle::is_finished)),
+        "pinging connections were never closed"
+    );
+    env.ctl_within(Duration::from_secs(30), &["status"]).ok();
+
+    // Two `logs -f` streams fill the stream cap; a third is told so; status still works.
+    let follow = || {
+        let mut s = raw_session(&env.socket);
+        write_message(
+            &mut s,
+            &ClientMessage::Request(Request::Logs(codexd_proto::logs::LogsRequest {
+                follow: true,
+                level: None,
+                since: None,
+                lines: Some(1),
+            })),
+        )
+        .unwrap();
+        s
+    };
+    let mut streams = vec![follow(), follow()];
+    for s in &mut streams {
+        let first: ServerMessage = read_message(s).unwrap().unwrap();
+        assert!(matches!(first, ServerMessage::Event(_)), "{first:?}");
+    }
+    let mut third = follow();
+    match read_message::<_, ServerMessage>(&mut third)
+        .unwrap()
+        .unwrap()
+    {
+        ServerMessage::Error(e) => {
+            assert_eq!(e.code, ErrorCode::Busy);
+            assert!(e.message.contains("long-running"), "{e:?}");
+        }
+        other => panic!("a third stream was not refused: {other:?}"),
+    }
+    env.ctl_within(Duration::from_secs(30), &["status"]).ok();
+    drop(streams);
+}
+
+/// One `DebugRequest::Access` through the test hook: the token's fingerprint.
+fn debug_access(env: &Env, after_unauthorized: bool) -> String {
+    let reply = codexd_tests::bench::wire::call_once(
+        &env.socket,
+        codexd_proto::Request::Debug(codexd_proto::message::DebugRequest::Access {
+            after_unauthorized,
+        }),
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    match reply {
+        codexd_proto::Reply::DebugAccess { token_sha256, .. } => token_sha256,
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+/// Item 10: a refresh whose save fails (the store cannot be written) leaves the new sign-in in
+/// memory only: `status` says so loudly, the save is retried on the next token use once the
+/// store works again, and a restart then finds a working sign-in.
+#[test]
+fn a_refresh_that_could_not_be_saved_is_saved_later() {
+    let stack = codexd_tests::fakes::FakeStack::start_blocking();
+    let env = Env::new().with_fakes(&stack);
+    env.import_login(&stack);
+    let creds = env.data_dir().join("credentials.json");
+    assert!(creds.is_file());
+    let first = debug_access(&env, false);
+    // Storage breaks: a directory where the file is replaced makes every save fail (root
+    // ignores permissions, so chmod would not do).
+    std::fs::remove_file(&creds).unwrap();
+    std::fs::create_dir(&creds).unwrap();
+    let refreshed = debug_access(&env, true);
+    assert_ne!(refreshed, first, "no refresh happened");
+    let status = env.ctl(&["status", "--json"]).ok().json();
+    assert!(
+        status["auth"]["unsaved"].is_string(),
+        "status does not say the sign-in is unsaved: {status}"
+    );
+    let text = env.ctl(&["status"]).ok().stdout;
+    assert!(
+        text.contains("WARNING: the refreshed sign-in exists only in memory"),
+        "{text}"
+    );
+
+    // Storage recovers; the next token use saves it.
+    std::fs::remove_dir(&creds).unwrap();
+    assert_eq!(debug_access(&env, false), refreshed);
+    assert!(creds.is_file(), "the refreshed sign-in was not saved");
+    let saved = std::fs::read_to_string(&creds).unwrap();
+    let live = stack.auth.live_refresh_token().unwrap();
+    assert!(
+        saved.contains(&live),
+        "the saved refresh token is not the live one"
+    );
+    let status = env.ctl(&["status", "--json"]).ok().json();
+    assert!(status["auth"]["unsaved"].is_null(), "{status}");
+
+    env.ctl(&["daemon", "restart"]).ok();
+    let after = debug_access(&env, true);
+    assert_ne!(after, refreshed);
+}

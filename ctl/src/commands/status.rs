@@ -95,6 +95,12 @@ pub fn text(s: &DaemonStatus) -> String {
         if let Some(reason) = &auth.sign_in_again {
             let _ = writeln!(w, "  SIGN IN AGAIN: {reason}");
         }
+        if let Some(why) = &auth.unsaved {
+            let _ = writeln!(
+                w,
+                "  WARNING: the refreshed sign-in exists only in memory ({why}); codexd keeps retrying the save. Free space or fix permissions now: restarting codexd before it is saved signs you out."
+            );
+        }
         if let Some(err) = &auth.last_refresh_error {
             let _ = writeln!(w, "  last refresh failed: {err}");
         }

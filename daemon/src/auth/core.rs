@@ -44,7 +44,15 @@ struct State {
     refresh: Option<RefreshFuture>,
     timer: Option<tokio::task::AbortHandle>,
     login: Option<CancellationToken>,
+    /// Why the current (refreshed) credentials are not saved, while they are not: the old
+    /// refresh token on disk is already used up, so these must reach the store.
+    unsaved: Option<String>,
+    /// The timer retrying that save.
+    save_retry: Option<tokio::task::AbortHandle>,
 }
+
+/// How often an unsaved refreshed sign-in is saved again.
+const SAVE_RETRY: Duration = Duration::from_secs(15);
 
 /// Shared by the actor and the futures it spawns.
 pub struct Core {
@@ -169,6 +177,81 @@ impl Core {
         if let Some(l) = st.login.take() {
             l.cancel();
         }
+        if let Some(t) = st.save_retry.take() {
+            t.abort();
+        }
+        // Last chance before a clean stop: a refreshed sign-in only in memory would be lost.
+        if st.unsaved.is_some()
+            && let Some(c) = st.creds.clone()
+        {
+            match self.stores.primary.save(&c) {
+                Ok(()) => {
+                    st.unsaved = None;
+                    tracing::info!("saved the refreshed sign-in before stopping");
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "stopping with a refreshed sign-in that could not be saved; the next start will need `codexctl login`")
+                }
+            }
+        }
+    }
+
+    /// Save credentials that a refresh could not save, if any (under the write lock, and only
+    /// when they are still the current sign-in). Called on each token use and by a timer.
+    pub async fn retry_unsaved(&self) {
+        if self.st().unsaved.is_none() {
+            return;
+        }
+        let _w = self.write_lock.lock().await;
+        let (creds, generation) = {
+            let st = self.st();
+            if st.unsaved.is_none() {
+                return;
+            }
+            let Some(c) = st.creds.clone() else { return };
+            (c, st.generation)
+        };
+        let saved = self.blocking(move |s| s.primary.save(&creds)).await;
+        let mut st = self.st();
+        if st.generation != generation {
+            return;
+        }
+        match saved {
+            Ok(Ok(())) => {
+                st.unsaved = None;
+                st.last_refresh_error = None;
+                if let Some(t) = st.save_retry.take() {
+                    t.abort();
+                }
+                tracing::info!("saved the refreshed sign-in that an earlier save could not store");
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "the refreshed sign-in still cannot be saved; retrying");
+                st.unsaved = Some(e.0);
+            }
+            Err(e) => st.unsaved = Some(e.message),
+        }
+    }
+
+    /// Keep retrying the save every [`SAVE_RETRY`] while it fails.
+    fn arm_save_retry(&self, st: &mut State) {
+        if st.save_retry.is_some() {
+            return;
+        }
+        let Some(me) = self.arc() else { return };
+        let weak = Arc::downgrade(&me);
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(SAVE_RETRY).await;
+                let Some(core) = weak.upgrade() else { return };
+                core.retry_unsaved().await;
+                if core.st().unsaved.is_none() {
+                    core.st().save_retry = None;
+                    return;
+                }
+            }
+        });
+        st.save_retry = Some(task.abort_handle());
     }
 
     /// (Re)arm the proactive refresh timer from the current state.
@@ -342,11 +425,15 @@ impl Core {
         st.last_refresh_error = match saved {
             Ok(Ok(())) => None,
             Ok(Err(e)) => {
-                tracing::error!(error = %e, "refreshed, but saving the new credentials failed");
+                tracing::error!(error = %e, "refreshed, but saving the new credentials failed; retrying until it works");
                 Some(format!("saving the refreshed credentials failed: {e}"))
             }
             Err(e) => Some(e.message),
         };
+        st.unsaved = st.last_refresh_error.clone();
+        if st.unsaved.is_some() {
+            self.arm_save_retry(&mut st);
+        }
         st.creds = Some(new.clone());
         self.schedule(&mut st);
         tracing::info!(account = %new.account_id, expires_at = ?access_exp(&new), "access token refreshed");
@@ -369,6 +456,7 @@ impl Core {
 
     /// A valid access token, refreshing first when due (single-flight).
     pub async fn get_access(&self) -> Result<Access, WireError> {
+        self.retry_unsaved().await;
         let fut = {
             let mut st = self.st();
             let c = Self::usable(&st)?;
@@ -509,6 +597,7 @@ impl Core {
             st.generation += 1;
             st.load_error = None;
             st.last_refresh_error = None;
+            st.unsaved = None;
             st.failures = 0;
             st.backoff_until = None;
             st.refresh = None;
@@ -573,6 +662,7 @@ impl Core {
             st.creds = None;
             st.load_error = None;
             st.last_refresh_error = None;
+            st.unsaved = None;
             st.failures = 0;
             st.backoff_until = None;
             core.schedule(&mut st);
@@ -651,6 +741,7 @@ impl Core {
                         .map(|e| format!("the stored sign-in cannot be read: {e}"))
                 }),
             login_in_progress: st.login.as_ref().is_some_and(|t| !t.is_cancelled()),
+            unsaved: st.unsaved.clone(),
         }
     }
 }

@@ -307,6 +307,7 @@ impl Handler<GetStatus> for AuthActor {
                 last_refresh_error: None,
                 sign_in_again: None,
                 login_in_progress: false,
+                unsaved: None,
             },
         })
     }

@@ -1,6 +1,11 @@
 //! One client connection: the version handshake (with a deadline, so a silent client cannot
 //! hold a slot), then requests one at a time. While a request runs, a reader task watches the
 //! client: `Cancel` or a closed connection cancels the request; `Input` lines are passed on.
+//!
+//! Slots: every connection holds an ordinary slot ([`Slots`]) except while it runs a
+//! long-running request (ask, `logs -f`, sign-in), which holds a stream slot instead; time
+//! outside long-running requests adds up, and past `idle_connection_secs` the connection is
+//! closed between requests, whatever it sends.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +19,7 @@ use codexd_proto::{
     ClientMessage, ErrorCode, Hello, HelloReply, PROTOCOL_VERSION, ServerMessage, WireError,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::dispatch::{Services, handle};
@@ -25,11 +30,90 @@ const EVENT_BUFFER: usize = 64;
 /// A connected client that sends nothing between requests for this long is dropped.
 const IDLE_BETWEEN_REQUESTS: Duration = Duration::from_secs(60);
 
-/// Serve one connection to completion.
-pub async fn serve<S>(stream: S, svc: Arc<Services>, budget: FrameBudget)
+/// The two connection caps: ordinary connections, and long-running requests.
+#[derive(Clone)]
+pub struct Slots {
+    connections: Arc<Semaphore>,
+    streams: Arc<Semaphore>,
+    max_connections: usize,
+    max_streams: usize,
+}
+
+impl Slots {
+    /// Caps of `connections` ordinary connections and `streams` long-running requests.
+    pub fn new(connections: usize, streams: usize) -> Self {
+        let (connections, streams) = (connections.max(1), streams.max(1));
+        Self {
+            connections: Arc::new(Semaphore::new(connections)),
+            streams: Arc::new(Semaphore::new(streams)),
+            max_connections: connections,
+            max_streams: streams,
+        }
+    }
+
+    /// An ordinary slot, if one is free.
+    pub fn try_connection(&self) -> Option<OwnedSemaphorePermit> {
+        self.connections.clone().try_acquire_owned().ok()
+    }
+
+    fn try_stream(&self) -> Option<OwnedSemaphorePermit> {
+        self.streams.clone().try_acquire_owned().ok()
+    }
+
+    /// (connections open, their cap) over both kinds.
+    pub fn open_and_limit(&self) -> (usize, usize) {
+        let limit = self.max_connections + self.max_streams;
+        let free = self.connections.available_permits() + self.streams.available_permits();
+        (limit.saturating_sub(free), limit)
+    }
+}
+
+/// Tell a client over the cap that codexd is busy, then close.
+pub async fn refuse_busy<S>(stream: S, open: usize, limit: usize)
 where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
+    let (mut rd, mut wr) = tokio::io::split(stream);
+    // Read the client's Hello first, so that it is not writing into a closed socket when the
+    // answer comes.
+    let _ = tokio::time::timeout(
+        Duration::from_secs(2),
+        read_message_max::<_, Hello>(&mut rd, MAX_HELLO_LEN),
+    )
+    .await;
+    let busy = HelloReply::Busy {
+        connections: u32::try_from(open).unwrap_or(u32::MAX),
+        limit: u32::try_from(limit).unwrap_or(u32::MAX),
+        pid: std::process::id(),
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), write_message(&mut wr, &busy)).await;
+}
+
+/// Requests that may run for minutes: they take a stream slot, not an ordinary one.
+fn is_long_running(request: &codexd_proto::Request) -> bool {
+    use codexd_proto::Request;
+    matches!(
+        request,
+        Request::Ask(_)
+            | Request::Login(_)
+            | Request::Logs(codexd_proto::logs::LogsRequest { follow: true, .. })
+    )
+}
+
+/// Serve one connection to completion. `permit` is its ordinary slot.
+pub async fn serve<S>(
+    stream: S,
+    svc: Arc<Services>,
+    budget: FrameBudget,
+    slots: Slots,
+    permit: OwnedSemaphorePermit,
+) where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let mut permit = Some(permit);
+    let idle_limit = Duration::from_secs(svc.config.server.idle_connection_secs.max(1));
+    let connected = tokio::time::Instant::now();
+    let mut streaming_time = Duration::ZERO;
     let (mut rd, mut wr) = tokio::io::split(stream);
     let deadline = Duration::from_millis(svc.config.server.handshake_timeout_ms);
     // A Hello is tiny: a small cap keeps clients that never finish the handshake cheap.
@@ -91,7 +175,10 @@ where
     });
 
     loop {
-        let next = match tokio::time::timeout(IDLE_BETWEEN_REQUESTS, client_rx.recv()).await {
+        let idle_left =
+            idle_limit.saturating_sub(connected.elapsed().saturating_sub(streaming_time));
+        let wait = IDLE_BETWEEN_REQUESTS.min(idle_left);
+        let next = match tokio::time::timeout(wait, client_rx.recv()).await {
             Ok(Some(next)) => next,
             Ok(None) | Err(_) => break,
         };
@@ -118,7 +205,40 @@ where
                 break;
             }
         };
-        if !run_request(request, &mut wr, &mut client_rx, &svc).await {
+        if !is_long_running(&request) {
+            if !run_request(request, &mut wr, &mut client_rx, &svc).await {
+                break;
+            }
+        } else {
+            let Some(stream_slot) = slots.try_stream() else {
+                let err = WireError::new(
+                    ErrorCode::Busy,
+                    format!(
+                        "codexd is busy: {} long-running requests (asks, `logs -f`, sign-ins) are open, the limit; try again shortly",
+                        slots.max_streams
+                    ),
+                );
+                if write_message(&mut wr, &ServerMessage::Error(err))
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+                continue;
+            };
+            // While it streams, this connection counts against the streams, not the others.
+            drop(permit.take());
+            let started = tokio::time::Instant::now();
+            let open = run_request(request, &mut wr, &mut client_rx, &svc).await;
+            streaming_time += started.elapsed();
+            drop(stream_slot);
+            permit = slots.try_connection();
+            if !open || permit.is_none() {
+                break;
+            }
+        }
+        if connected.elapsed().saturating_sub(streaming_time) > idle_limit {
+            tracing::debug!("closing a connection that stayed idle too long");
             break;
         }
     }

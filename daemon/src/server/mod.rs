@@ -1,5 +1,6 @@
-//! The Unix-socket server: accept loop with a connection cap, a peer-uid check on every
-//! connection, one task per connection, graceful shutdown.
+//! The Unix-socket server: accept loop with a peer-uid check on every connection, separate
+//! caps for ordinary connections and long-running requests (over a cap the client is told
+//! "codexd is busy"), one task per connection, graceful shutdown.
 //!
 //! - [`listener`] — bind or adopt the socket, clear a dead one.
 //! - [`connection`] — handshake and the request loop of one client.
@@ -15,7 +16,6 @@ use std::time::Duration;
 use interprocess::local_socket::traits::StreamCommon;
 use interprocess::local_socket::traits::tokio::Listener as _;
 use interprocess::os::unix::uds_local_socket::tokio::Listener;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -33,14 +33,14 @@ pub async fn serve(listener: Listener, svc: Arc<Services>, shutdown: Cancellatio
         FRAME_BUDGET_BYTES,
         Duration::from_secs(30),
     );
-    let slots = Arc::new(Semaphore::new(svc.config.server.max_connections.max(1)));
+    let slots = connection::Slots::new(
+        svc.config.server.max_connections,
+        svc.config.server.max_streams,
+    );
     let tracker = TaskTracker::new();
     loop {
-        // Wait for a free slot first: over the cap, clients queue in the kernel backlog.
-        let permit = tokio::select! {
-            permit = slots.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
-            _ = shutdown.cancelled() => break,
-        };
+        // Accept at once, even over the cap: a client left in the kernel backlog cannot be
+        // told anything, and a full backlog made clients hang (or fail with EAGAIN).
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(stream) => stream,
@@ -68,11 +68,21 @@ pub async fn serve(listener: Listener, svc: Arc<Services>, shutdown: Cancellatio
                 continue;
             }
         }
+        let Some(permit) = slots.try_connection() else {
+            let (open, limit) = slots.open_and_limit();
+            tracing::warn!(
+                open,
+                limit,
+                "connection cap reached; telling the client codexd is busy"
+            );
+            tracker.spawn(connection::refuse_busy(stream, open, limit));
+            continue;
+        };
         let svc = svc.clone();
         let budget = budget.clone();
+        let slots = slots.clone();
         tracker.spawn(async move {
-            connection::serve(stream, svc, budget).await;
-            drop(permit);
+            connection::serve(stream, svc, budget, slots, permit).await;
         });
     }
     tracker.close();
