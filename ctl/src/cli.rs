@@ -183,8 +183,8 @@ pub struct LogsArgs {
     #[arg(long, value_parser = PossibleValuesParser::new(["error", "warn", "info", "debug", "trace"]))]
     pub level: Option<String>,
     /// Only lines since: unix seconds, or an age like 10m, 2h, 1d.
-    #[arg(long)]
-    pub since: Option<String>,
+    #[arg(long, value_parser = crate::commands::logs::parse_since)]
+    pub since: Option<u64>,
     /// How many recent lines.
     #[arg(long, short = 'n', default_value_t = 100)]
     pub lines: u32,
@@ -198,7 +198,8 @@ pub struct LogsArgs {
 pub enum DataCommand {
     /// Every place codexd stores something, with sizes.
     List,
-    /// Delete stored data (credentials only through `logout`).
+    /// Delete stored data (credentials only through `logout`); say what.
+    #[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["logs", "cache", "sessions", "all"])))]
     Purge {
         /// Log files and request logs.
         #[arg(long)]

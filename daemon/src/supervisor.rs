@@ -132,33 +132,50 @@ impl<A: Actor<Context = Context<A>>> Supervised<A> {
         A: Handler<M>,
         A::Context: ToEnvelope<A, M>,
     {
-        let addr = self.live_addr().await?;
+        let (generation, addr) = self.live_addr().await?;
         let name = self.inner.kind.name();
-        addr.send(msg).await.map_err(|_| {
+        match addr.send(msg).await {
+            Ok(r) => Ok(r),
             // Say what really happened: the actor died (and is being restarted), or it lives
-            // on and only this request was dropped.
-            if addr.connected() {
+            // on and only this request was dropped. The death is reported by the guard a
+            // moment after the caller's answer channel closes, so wait for it briefly.
+            Err(_) if self.restarted_since(generation).await => Err(WireError::new(
+                ErrorCode::Internal,
+                format!(
+                    "the {name} component failed while handling this request and was restarted; please try again"
+                ),
+            )),
+            Err(_) => {
                 tracing::error!(actor = name, "a request was dropped without an answer");
-                WireError::new(
+                Err(WireError::new(
                     ErrorCode::Internal,
-                    format!("the {name} component dropped this request without an answer (see `codexctl logs`); please try again"),
-                )
-            } else {
-                WireError::new(
-                    ErrorCode::Internal,
-                    format!("the {name} component failed while handling this request and was restarted; please try again"),
-                )
+                    format!(
+                        "the {name} component dropped this request without an answer (see `codexctl logs`); please try again"
+                    ),
+                ))
             }
-        })
+        }
+    }
+
+    /// Whether the actor of `generation` died and was replaced (waiting up to a second).
+    async fn restarted_since(&self, generation: u64) -> bool {
+        let mut rx = self.inner.addr.subscribe();
+        tokio::time::timeout(
+            Duration::from_secs(1),
+            rx.wait_for(|(g, _)| *g != generation),
+        )
+        .await
+        .is_ok_and(|r| r.is_ok())
     }
 
     /// Wait (bounded) until the current address is connected.
-    async fn live_addr(&self) -> Result<Addr<A>, WireError> {
+    async fn live_addr(&self) -> Result<(u64, Addr<A>), WireError> {
         let mut rx = self.inner.addr.subscribe();
         let wait = async {
             loop {
-                if let Some(addr) = rx.borrow_and_update().1.clone().filter(|a| a.connected()) {
-                    return Some(addr);
+                let (generation, addr) = rx.borrow_and_update().clone();
+                if let Some(addr) = addr.filter(|a| a.connected()) {
+                    return Some((generation, addr));
                 }
                 if rx.changed().await.is_err() {
                     return None;
@@ -166,7 +183,7 @@ impl<A: Actor<Context = Context<A>>> Supervised<A> {
             }
         };
         match tokio::time::timeout(RESTART_WAIT, wait).await {
-            Ok(Some(addr)) => Ok(addr),
+            Ok(Some(found)) => Ok(found),
             _ => Err(WireError::new(
                 ErrorCode::Internal,
                 format!(

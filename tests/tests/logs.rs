@@ -142,7 +142,10 @@ fn data_list_and_purge_delete_what_they_say_and_nothing_else() {
     env.ctl(&["status"]).ok();
 
     let out = env.ctl(&["data", "purge"]);
-    assert_eq!(out.code, 1, "purge without a kind must refuse: {out:?}");
+    assert_eq!(
+        out.code, 2,
+        "purge without a kind is a usage error: {out:?}"
+    );
 }
 
 #[test]

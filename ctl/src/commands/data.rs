@@ -18,11 +18,7 @@ pub fn run(cmd: DataCommand, ctx: &Ctx) -> anyhow::Result<u8> {
             sessions,
             all,
         } => {
-            if !(logs || cache || sessions || all) {
-                anyhow::bail!(
-                    "say what to purge: --logs, --cache, --sessions or --all (credentials go with `codexctl logout`)"
-                );
-            }
+            // clap requires at least one of them (a usage error, exit 2, otherwise).
             DataRequest::Purge {
                 logs: logs || all,
                 cache: cache || all,

@@ -25,11 +25,10 @@ pub fn run(args: LogsArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         }
         return Ok(crate::exit::OK);
     }
-    let since = args.since.as_deref().map(parse_since).transpose()?;
     let req = LogsRequest {
         follow: args.follow,
         level: args.level,
-        since,
+        since: args.since,
         lines: Some(args.lines),
     };
     if args.follow {
@@ -70,21 +69,21 @@ fn format_line(l: &LogLine) -> String {
     )
 }
 
-/// `1700000000` (unix seconds) or an age: `30s`, `10m`, `2h`, `1d`.
-fn parse_since(s: &str) -> anyhow::Result<u64> {
+/// `--since`: `1700000000` (unix seconds) or an age (`30s`, `10m`, `2h`, `1d`), turned into
+/// unix seconds when the command line is parsed (a bad value is a usage error, exit 2).
+pub fn parse_since(s: &str) -> Result<u64, String> {
     if let Ok(unix) = s.parse::<u64>() {
         return Ok(unix);
     }
+    let bad = || format!("takes unix seconds or an age like 10m, 2h, 1d; got {s:?}");
     let (num, unit) = s.split_at(s.len().saturating_sub(1));
-    let n: u64 = num.parse().map_err(|_| {
-        anyhow::anyhow!("--since takes unix seconds or an age like 10m, 2h, 1d; got {s:?}")
-    })?;
+    let n: u64 = num.parse().map_err(|_| bad())?;
     let mult = match unit {
         "s" => 1,
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
-        _ => anyhow::bail!("--since takes unix seconds or an age like 10m, 2h, 1d; got {s:?}"),
+        _ => return Err(bad()),
     };
-    Ok(crate::render::now().saturating_sub(n * mult))
+    Ok(crate::render::now().saturating_sub(n.saturating_mul(mult)))
 }

@@ -7,7 +7,7 @@ mod debug;
 mod generate;
 pub mod instructions;
 mod login;
-mod logs;
+pub mod logs;
 pub mod service;
 mod sessions;
 pub mod shell;
