@@ -4,15 +4,34 @@
 use std::path::Path;
 
 use codexd_proto::data::{DataLocation, DataRequest};
-use codexd_proto::{ErrorCode, Reply, WireError};
+use codexd_proto::{ErrorCode, WireError};
 
 use crate::fsutil::disk_usage;
-use crate::server::Services;
+use crate::services::Services;
+
+/// Run a directory walk or delete on a blocking thread, off the async workers.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, WireError> {
+    tokio::task::spawn_blocking(f).await.map_err(|_| {
+        WireError::new(
+            ErrorCode::Internal,
+            "a disk operation failed unexpectedly; see `codexctl logs` and try again",
+        )
+    })
+}
 
 /// Answer `Request::Data`.
-pub async fn handle(req: DataRequest, svc: &Services) -> Result<Reply, WireError> {
+pub async fn handle(req: DataRequest, svc: &Services) -> Result<Vec<DataLocation>, WireError> {
     match req {
-        DataRequest::List => Ok(Reply::Data(locations(svc))),
+        DataRequest::List => {
+            let (paths, config_path, socket) = (
+                svc.paths.clone(),
+                svc.config_path.clone(),
+                svc.socket.clone(),
+            );
+            blocking(move || locations(&paths, &config_path, &socket)).await
+        }
         DataRequest::Purge {
             logs,
             cache,
@@ -20,31 +39,56 @@ pub async fn handle(req: DataRequest, svc: &Services) -> Result<Reply, WireError
         } => {
             let mut purged = Vec::new();
             if logs {
-                let dir = &svc.paths.log_dir;
-                let before = disk_usage(dir);
-                purge_logs(dir).map_err(|e| storage("logs", dir, e))?;
-                purged.push(freed("logs", dir, before));
+                let dir = svc.paths.log_dir.clone();
+                purged.push(
+                    blocking(move || {
+                        let before = disk_usage(&dir);
+                        purge_logs(&dir).map_err(|e| storage("logs", &dir, e))?;
+                        Ok::<_, WireError>(freed("logs", &dir, before))
+                    })
+                    .await??,
+                );
             }
             if cache {
-                let before = disk_usage(&svc.paths.cache_dir);
+                let dir = svc.paths.cache_dir.clone();
+                let before = blocking({
+                    let dir = dir.clone();
+                    move || disk_usage(&dir)
+                })
+                .await?;
                 svc.instructions
                     .send(crate::instructions::PurgeCache)
                     .await??;
-                crate::fsutil::remove_stale_temps(&svc.paths.cache_dir, true)
-                    .map_err(|e| storage("cache", &svc.paths.cache_dir, e))?;
-                purged.push(freed("cache", &svc.paths.cache_dir, before));
+                purged.push(
+                    blocking(move || {
+                        crate::fsutil::remove_stale_temps(&dir, true)
+                            .map_err(|e| storage("cache", &dir, e))?;
+                        Ok::<_, WireError>(freed("cache", &dir, before))
+                    })
+                    .await??,
+                );
             }
             if sessions {
                 let dir = svc.paths.sessions_dir();
-                let before = disk_usage(&dir);
+                let before = blocking({
+                    let dir = dir.clone();
+                    move || disk_usage(&dir)
+                })
+                .await?;
                 svc.sessions.send(crate::session::PurgeSessions).await??;
-                // A crash mid-save of the index leaves temp copies the purge must not miss.
-                crate::fsutil::remove_stale_temps(&dir, false)
-                    .map_err(|e| storage("sessions", &dir, e))?;
-                purged.push(freed("sessions", &dir, before));
+                purged.push(
+                    blocking(move || {
+                        // A crash mid-save of the index leaves temp copies the purge must
+                        // not miss.
+                        crate::fsutil::remove_stale_temps(&dir, false)
+                            .map_err(|e| storage("sessions", &dir, e))?;
+                        Ok::<_, WireError>(freed("sessions", &dir, before))
+                    })
+                    .await??,
+                );
             }
             tracing::info!(logs, cache, sessions, "data purged on request");
-            Ok(Reply::Data(purged))
+            Ok(purged)
         }
     }
 }
@@ -58,11 +102,10 @@ fn loc(what: &str, path: &Path, note: Option<&str>) -> DataLocation {
     }
 }
 
-/// Every storage location.
-pub fn locations(svc: &Services) -> Vec<DataLocation> {
-    let p = &svc.paths;
+/// Every storage location (walks directories: call it off the async workers).
+pub fn locations(p: &crate::paths::Paths, config_path: &Path, socket: &Path) -> Vec<DataLocation> {
     vec![
-        loc("config", &svc.config_path, None),
+        loc("config", config_path, None),
         loc(
             "credentials file",
             &p.credentials_file(),
@@ -73,7 +116,7 @@ pub fn locations(svc: &Services) -> Vec<DataLocation> {
         loc("sessions", &p.sessions_dir(), None),
         loc("cache", &p.cache_dir, None),
         loc("logs", &p.log_dir, None),
-        loc("socket", &svc.socket, None),
+        loc("socket", socket, None),
         leftover_temps(p),
     ]
 }

@@ -13,7 +13,8 @@
 //! - [`instructions`] — InstructionCacheActor: base instructions from GitHub and the model catalog.
 //! - [`session`] — SessionRegistry and one SessionActor per conversation.
 //! - [`log`] — LogActor: log files, redaction, live stream, request logs.
-//! - [`data`] — what codexd stores where, and purging it.
+//! - [`services`] — what every request may need (settings, paths, actor handles);
+//!   [`status`] — `codexctl status`; [`data`] — what codexd stores where, and purging it.
 //! - [`request`] — the per-request channel from an actor back to its client.
 //! - [`hardening`] — no core dumps, descriptor limits, at start-up.
 //! - [`secret`], [`fsutil`], [`http`] — small shared pieces.
@@ -33,7 +34,9 @@ pub mod request;
 pub mod run;
 pub mod secret;
 pub mod server;
+pub mod services;
 pub mod session;
+pub mod status;
 pub mod supervisor;
 
 /// Current time as unix seconds (the protocol crate's clock: one definition for both sides).

@@ -22,8 +22,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use super::dispatch::{Services, handle};
+use super::dispatch::handle;
 use crate::request::RequestCtx;
+use crate::services::Services;
 
 /// Events buffered per request before the actor waits for the client.
 const EVENT_BUFFER: usize = 64;

@@ -19,7 +19,7 @@ use interprocess::os::unix::uds_local_socket::tokio::Listener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use dispatch::Services;
+pub use crate::services::Services;
 
 /// Bytes of request frames the daemon reads at once, over all connections: eight full frames.
 pub const FRAME_BUDGET_BYTES: usize = 8 * codexd_proto::MAX_FRAME_LEN as usize;

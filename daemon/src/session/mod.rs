@@ -31,7 +31,7 @@ use codexd_proto::conversation::{
     SessionsSummary, TurnSummary,
 };
 use codexd_proto::status::ActorKind;
-use codexd_proto::{ErrorCode, Reply, WireError};
+use codexd_proto::{ErrorCode, WireError};
 
 use self::actor::{Liveness, RunTurn, SessionActor, StopSession, TurnDone};
 use self::index::{Entry, Index, IndexWriter, Lookup};
@@ -295,8 +295,19 @@ pub struct Ask {
 
 /// `codexctl sessions …`.
 #[derive(Message)]
-#[rtype(result = "Result<Reply, WireError>")]
+#[rtype(result = "Result<SessionsOutcome, WireError>")]
 pub struct Sessions(pub SessionsRequest);
+
+/// What a `sessions` request produced.
+#[derive(Debug)]
+pub enum SessionsOutcome {
+    /// `list`
+    List(Vec<codexd_proto::conversation::SessionInfo>),
+    /// `show`
+    Show(SessionDetail),
+    /// `rm`, `rename`
+    Done,
+}
 
 /// Counts for `status`.
 #[derive(Message)]
@@ -388,13 +399,13 @@ impl Handler<Ask> for SessionRegistry {
 }
 
 impl Handler<Sessions> for SessionRegistry {
-    type Result = ResponseActFuture<Self, Result<Reply, WireError>>;
+    type Result = ResponseActFuture<Self, Result<SessionsOutcome, WireError>>;
 
     fn handle(&mut self, msg: Sessions, _ctx: &mut Context<Self>) -> Self::Result {
-        let result: Result<Reply, WireError> = match msg.0 {
+        let result: Result<SessionsOutcome, WireError> = match msg.0 {
             SessionsRequest::List => {
                 let list = self.index.list(|id| self.is_active(id));
-                Ok(Reply::Sessions(list))
+                Ok(SessionsOutcome::List(list))
             }
             SessionsRequest::Show(key) => {
                 let id = match self.lookup(&key) {
@@ -426,7 +437,7 @@ impl Handler<Sessions> for SessionRegistry {
                             usage: t.usage,
                         })
                         .collect();
-                    Ok(Reply::Session(SessionDetail { info, turns }))
+                    Ok(SessionsOutcome::Show(SessionDetail { info, turns }))
                 }.into_actor(self));
             }
             SessionsRequest::Remove(key) => match self.lookup(&key) {
@@ -463,7 +474,7 @@ impl Handler<Sessions> for SessionRegistry {
                                             ),
                                         )
                                     })?;
-                                Ok(Reply::Done)
+                                Ok(SessionsOutcome::Done)
                             }
                             .into_actor(self),
                         );
@@ -487,7 +498,7 @@ impl Handler<Sessions> for SessionRegistry {
                     e.name = Some(to.clone());
                 }
                 self.save();
-                Ok(Reply::Done)
+                Ok(SessionsOutcome::Done)
             })(),
         };
         Box::pin(async move { result }.into_actor(self))
