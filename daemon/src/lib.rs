@@ -10,6 +10,7 @@
 //! - [`instructions`] — InstructionCacheActor: base instructions from GitHub and the model catalog.
 //! - [`session`] — SessionRegistry and one SessionActor per conversation.
 //! - [`log`] — LogActor: log files, redaction, live stream, request logs.
+//! - [`gateway`] — the OpenAI-compatible HTTP endpoint for other tools (Unix socket, loopback TCP).
 //! - [`data`] — what codexd stores where, and purging it.
 //! - [`request`] — the per-request channel from an actor back to its client.
 //! - [`secret`], [`fsutil`], [`http`] — small shared pieces.
@@ -18,6 +19,7 @@ pub mod auth;
 pub mod config;
 pub mod data;
 pub mod fsutil;
+pub mod gateway;
 pub mod http;
 pub mod instructions;
 pub mod log;

@@ -102,6 +102,23 @@ pub fn run(options: Options, activated: Option<OwnedFd>) -> anyhow::Result<()> {
                 LogActor::new(live.clone(), request_log.clone())
             })
         };
+        let gateway = Arc::new(crate::gateway::Gateway::new(
+            config.gateway.clone(),
+            Arc::new(crate::gateway::current_backend::CurrentBackend::new(
+                http.clone(),
+                config.clone(),
+                auth.clone(),
+                instructions.clone(),
+            )),
+            paths.data_dir.join("gateway.key"),
+        ));
+        crate::gateway::listeners::start(
+            &gateway,
+            &socket_for_status,
+            paths.state_dir.join("gateway-tcp"),
+            shutdown.clone(),
+        )
+        .await;
         let svc = Arc::new(Services {
             config: config.clone(),
             config_path,
@@ -115,6 +132,7 @@ pub fn run(options: Options, activated: Option<OwnedFd>) -> anyhow::Result<()> {
             instructions,
             sessions,
             log,
+            gateway,
         });
 
         spawn_signal_handlers(shutdown.clone())?;

@@ -45,6 +45,8 @@ pub struct Services {
     pub sessions: Supervised<SessionRegistry>,
     /// Logging.
     pub log: Supervised<LogActor>,
+    /// The OpenAI-compatible gateway.
+    pub gateway: Arc<crate::gateway::Gateway>,
 }
 
 /// Answer one request.
@@ -100,6 +102,9 @@ pub async fn handle(
             Ok(Reply::RequestLogging { enabled, dir })
         }
         Request::Data(req) => crate::data::handle(req, &svc).await,
+        Request::Gateway(req) => crate::gateway::control(&svc.gateway, req)
+            .await
+            .map(Reply::Gateway),
         Request::Debug(DebugRequest::Access { after_unauthorized }) => {
             if !svc.test_hooks {
                 return Err(WireError::new(
