@@ -276,3 +276,6 @@ pub fn router(gateway: Arc<Gateway>, door: Door) -> Router {
     ))
     .layer(axum::middleware::from_fn_with_state(gateway, log_request))
 }
+
+#[cfg(test)]
+mod tests;
