@@ -160,10 +160,20 @@ impl Upstream for CurrentBackend {
     fn models(&self) -> BoxFuture<'static, Result<Vec<ModelInfo>, UpstreamError>> {
         let this = self.clone();
         async move {
-            let catalog = match this.instructions.send(GetModels { refresh: false }).await {
-                Ok(Ok(c)) => c,
-                Ok(Err(e)) | Err(e) => return Err(UpstreamError::new(502, None, e.message)),
+            let get = |refresh: bool| {
+                let this = this.clone();
+                async move {
+                    match this.instructions.send(GetModels { refresh }).await {
+                        Ok(Ok(c)) => Ok(c),
+                        Ok(Err(e)) | Err(e) => Err(UpstreamError::new(502, None, e.message)),
+                    }
+                }
             };
+            let mut catalog = get(false).await?;
+            if catalog.models.is_empty() {
+                // Loaded lazily: the first request waits (bounded) for the backend's list.
+                catalog = get(true).await?;
+            }
             Ok(catalog
                 .models
                 .into_iter()
