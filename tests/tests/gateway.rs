@@ -516,3 +516,67 @@ fn another_user_is_refused_on_the_gateway_socket() {
         "the owner is still served"
     );
 }
+
+/// Under systemd both listeners arrive as passed-in sockets (here from
+/// `systemd-socket-activate`, as the units in `packaging/systemd/` pass them): the daemon tells
+/// the control socket, `gateway.sock` and the named TCP socket apart and serves all three.
+#[test]
+fn socket_activated_gateway_listeners_are_adopted() {
+    if Command::new("systemd-socket-activate")
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_err()
+    {
+        eprintln!("skipped: systemd-socket-activate is not installed");
+        return;
+    }
+    let stack = FakeStack::start_blocking();
+    let mut env = Env::new().with_fakes(&stack);
+    env.set("CODEXD_NO_AUTOSTART", "1");
+    let dir = env.socket.parent().unwrap().to_path_buf();
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let port = free_port();
+    let mut cmd = Command::new("systemd-socket-activate");
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env.vars().iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .arg("-l")
+        .arg(&env.socket)
+        .arg("-l")
+        .arg(gateway_socket(&env))
+        .arg("-l")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg(codexd_tests::harness::bin("codexd"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    assert!(wait_until(Duration::from_secs(10), || gateway_socket(&env).exists()));
+    // The first connection starts the daemon; the gateway answers on the adopted socket.
+    let r = unix(&env, "GET", "/v1/nothing", None);
+    assert_eq!(r.status, 404, "{}", r.body);
+    let status = env.ctl(&["gateway", "status", "--json"]).ok().json();
+    assert_eq!(status["activated"], true, "{status}");
+    assert!(
+        status["tcp_listening"]
+            .to_string()
+            .contains(&port.to_string()),
+        "{status}"
+    );
+    let host = format!("127.0.0.1:{port}");
+    let key = env.ctl(&["gateway", "key"]).ok().stdout.trim().to_owned();
+    let bearer = format!("Bearer {key}");
+    let h = [("host", host.as_str()), ("authorization", bearer.as_str())];
+    assert_eq!(
+        tcp(port, "GET", "/v1/nothing", &h, None).status,
+        403,
+        "TCP is off: refused"
+    );
+    env.ctl(&["gateway", "on"]).ok();
+    assert_eq!(tcp(port, "GET", "/v1/nothing", &h, None).status, 404);
+    // systemd-socket-activate exec'd codexd in its own process: this ends the daemon.
+    let _ = child.kill();
+    let _ = child.wait();
+}

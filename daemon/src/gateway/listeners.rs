@@ -50,9 +50,12 @@ pub struct ActivatedFds {
 
 static ACTIVATED: OnceLock<Mutex<Option<ActivatedFds>>> = OnceLock::new();
 
-/// Take every socket systemd passed, by name: `gateway` and `gateway-tcp` are kept for the
-/// gateway; the first other one is the control socket, returned. Call first thing in `main`,
-/// while single-threaded (it unsets `LISTEN_*`).
+/// Take every socket systemd passed. A descriptor named `gateway` or `gateway-tcp`
+/// (`FileDescriptorName=`) is the gateway's; so is an unnamed one whose address says so (a
+/// Unix socket called `gateway.sock`, or any TCP socket — `codexd.socket` carries both the
+/// control and the gateway socket, and one unit names all its descriptors alike). The first
+/// other one is the control socket, returned. Call first thing in `main`, while
+/// single-threaded (it unsets `LISTEN_*`).
 pub fn take_activated_fds() -> Option<OwnedFd> {
     let fds = sd_notify::listen_fds_with_names(true).ok()?;
     let mut control = None;
@@ -63,15 +66,49 @@ pub fn take_activated_fds() -> Option<OwnedFd> {
         // nothing else in the process has taken ownership of it.
         #[allow(unsafe_code)]
         let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-        match name.as_str() {
-            "gateway" => gw.unix = Some(owned),
-            "gateway-tcp" => gw.tcp.push(owned),
-            _ if control.is_none() => control = Some(owned),
-            _ => {}
+        let kind = match name.as_str() {
+            "gateway" => Kind::Unix,
+            "gateway-tcp" => Kind::Tcp,
+            _ => classify(&owned),
+        };
+        match kind {
+            Kind::Unix => gw.unix = Some(owned),
+            Kind::Tcp => gw.tcp.push(owned),
+            Kind::Control if control.is_none() => control = Some(owned),
+            Kind::Control => {}
         }
     }
     let _ = ACTIVATED.set(Mutex::new(Some(gw)));
     control
+}
+
+enum Kind {
+    Control,
+    Unix,
+    Tcp,
+}
+
+/// What a passed socket is, from its own address.
+fn classify(fd: &OwnedFd) -> Kind {
+    let Ok(dup) = fd.try_clone() else {
+        return Kind::Control;
+    };
+    let unix = std::os::unix::net::UnixListener::from(dup);
+    match unix.local_addr() {
+        Ok(addr) => {
+            if addr
+                .as_pathname()
+                .and_then(Path::file_name)
+                .is_some_and(|n| n == "gateway.sock")
+            {
+                Kind::Unix
+            } else {
+                Kind::Control
+            }
+        }
+        // Not a Unix socket: an inet one, which only the gateway uses.
+        Err(_) => Kind::Tcp,
+    }
 }
 
 fn take_stashed() -> ActivatedFds {
