@@ -505,6 +505,57 @@ impl Recorder {
     }
 }
 
+/// Announces content parts the backend streamed into without announcing them: SDKs that
+/// accumulate a response (the `openai` Python SDK's `responses.stream`) index into the parts
+/// a `response.content_part.added` / `response.reasoning_summary_part.added` created, and
+/// fail on a delta for a part they never saw.
+#[derive(Default)]
+pub struct PartFiller {
+    text: std::collections::HashSet<(u64, u64)>,
+    summary: std::collections::HashSet<(u64, u64)>,
+}
+
+impl PartFiller {
+    /// The event to send before `v`, if one is missing.
+    pub fn before(&mut self, v: &Value) -> Option<Value> {
+        let kind = v.get("type").and_then(Value::as_str)?;
+        let oi = v.get("output_index").and_then(Value::as_u64).unwrap_or(0);
+        let num = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
+        let base = |t: &str| {
+            let mut e = json!({"type": t, "item_id": v.get("item_id"), "output_index": oi});
+            if let Some(n) = v.get("sequence_number") {
+                e["sequence_number"] = n.clone();
+            }
+            e
+        };
+        match kind {
+            "response.content_part.added" => {
+                self.text.insert((oi, num("content_index")));
+                None
+            }
+            "response.reasoning_summary_part.added" => {
+                self.summary.insert((oi, num("summary_index")));
+                None
+            }
+            "response.output_text.delta" if self.text.insert((oi, num("content_index"))) => {
+                let mut e = base("response.content_part.added");
+                e["content_index"] = json!(num("content_index"));
+                e["part"] = json!({"type": "output_text", "text": "", "annotations": []});
+                Some(e)
+            }
+            "response.reasoning_summary_text.delta"
+                if self.summary.insert((oi, num("summary_index"))) =>
+            {
+                let mut e = base("response.reasoning_summary_part.added");
+                e["summary_index"] = json!(num("summary_index"));
+                e["part"] = json!({"type": "summary_text", "text": ""});
+                Some(e)
+            }
+            _ => None,
+        }
+    }
+}
+
 /// No completion event before the stream ended.
 pub fn unfinished() -> UpstreamError {
     UpstreamError::new(
@@ -570,43 +621,74 @@ pub type OnDone = Box<dyn FnOnce(&Recorder) + Send>;
 
 /// Relay a backend stream to the client as SSE, recording its outcome; `on_done` runs once
 /// at the end (storing the response).
-pub fn relay(stream: UpstreamStream, on_done: OnDone) -> Response {
+pub fn relay(stream: UpstreamStream, on_done: OnDone, fill_parts: bool) -> Response {
     let headers = stream.headers.clone();
-    let state = (stream.events, Recorder::default(), Some(on_done));
-    let body = futures_util::stream::unfold(state, |(mut events, mut rec, mut done)| async move {
-        done.as_ref()?;
-        match events.next().await {
-            Some(Ok(ev)) => {
-                rec.see(&ev);
-                let frame = sse_frame(ev.event.as_deref(), &ev.data);
-                Some((
-                    Ok::<_, std::convert::Infallible>(frame),
-                    (events, rec, done),
-                ))
-            }
-            Some(Err(e)) => {
-                let frame = error_frame(&e);
-                rec.outcome.error = Some(e);
-                if let Some(f) = done.take() {
-                    f(&rec);
+    let filler = fill_parts.then(PartFiller::default);
+    let state = (stream.events, Recorder::default(), Some(on_done), filler);
+    let body = futures_util::stream::unfold(
+        state,
+        |(mut events, mut rec, mut done, mut filler)| async move {
+            done.as_ref()?;
+            match events.next().await {
+                Some(Ok(ev)) => {
+                    let v = rec.see(&ev);
+                    let mut frame = Vec::new();
+                    if let (Some(f), Some(v)) = (filler.as_mut(), v.as_ref())
+                        && let Some(extra) = f.before(v)
+                    {
+                        let name = extra["type"].as_str().unwrap_or("").to_owned();
+                        frame.extend_from_slice(&sse_frame(Some(&name), &extra.to_string()));
+                    }
+                    // The backend's final event may carry `output: []` (the items came one by
+                    // one): generic clients read the final response from it, so fill it in.
+                    let filled = match (&filler, v) {
+                        (Some(_), Some(mut v)) if rec.finished && rec.outcome.error.is_none() => {
+                            let empty = v
+                                .pointer("/response/output")
+                                .and_then(Value::as_array)
+                                .is_some_and(Vec::is_empty);
+                            if empty {
+                                v["response"]["output"] = json!(rec.outcome.output);
+                                Some(v.to_string())
+                            } else {
+                                None
+                            }
+                        }
+                        _ => None,
+                    };
+                    frame.extend_from_slice(&sse_frame(
+                        ev.event.as_deref(),
+                        filled.as_deref().unwrap_or(&ev.data),
+                    ));
+                    Some((
+                        Ok::<_, std::convert::Infallible>(Bytes::from(frame)),
+                        (events, rec, done, filler),
+                    ))
                 }
-                Some((Ok(frame), (events, rec, None)))
-            }
-            None => {
-                let f = done.take()?;
-                let frame = if rec.finished {
-                    None
-                } else {
-                    let e = unfinished();
+                Some(Err(e)) => {
                     let frame = error_frame(&e);
                     rec.outcome.error = Some(e);
-                    Some(frame)
-                };
-                f(&rec);
-                frame.map(|fr| (Ok(fr), (events, rec, None)))
+                    if let Some(f) = done.take() {
+                        f(&rec);
+                    }
+                    Some((Ok(frame), (events, rec, None, filler)))
+                }
+                None => {
+                    let f = done.take()?;
+                    let frame = if rec.finished {
+                        None
+                    } else {
+                        let e = unfinished();
+                        let frame = error_frame(&e);
+                        rec.outcome.error = Some(e);
+                        Some(frame)
+                    };
+                    f(&rec);
+                    frame.map(|fr| (Ok(fr), (events, rec, None, filler)))
+                }
             }
-        }
-    });
+        },
+    );
     sse_response(Body::from_stream(body), &headers)
 }
 
@@ -656,7 +738,7 @@ pub async fn handle(gateway: Arc<Gateway>, headers: HeaderMap, body: Bytes) -> R
             Err(e) => return ApiError::from(e).into_response(),
         };
         if wants_stream {
-            return relay(stream, Box::new(|_| {}));
+            return relay(stream, Box::new(|_| {}), false);
         }
         let headers = stream.headers.clone();
         return finish_json(collect(stream).await, &headers);
@@ -686,7 +768,7 @@ pub async fn handle(gateway: Arc<Gateway>, headers: HeaderMap, body: Bytes) -> R
         }
     };
     if wants_stream {
-        return relay(stream, Box::new(store));
+        return relay(stream, Box::new(store), true);
     }
     let headers = stream.headers.clone();
     let rec = collect(stream).await;
