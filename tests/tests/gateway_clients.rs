@@ -169,3 +169,70 @@ fn codex_cli_exec_through_the_gateway() {
         "the CLI's body went through"
     );
 }
+
+fn opencode_bin() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("OPENCODE_BIN") {
+        return Some(PathBuf::from(p));
+    }
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("opencode"))
+            .find(|p| p.is_file())
+    })
+}
+
+/// OpenCode with the `@ai-sdk/openai` provider that `codexctl gateway config opencode` prints,
+/// offline (`OPENCODE_DISABLE_MODELS_FETCH=1`, its own HOME).
+#[test]
+fn opencode_run_through_the_gateway() {
+    let Some(opencode) = opencode_bin() else {
+        eprintln!("skipped: OpenCode is not installed (npm i -g opencode-ai)");
+        return;
+    };
+    let (stack, env, _port) = signed_in_with_tcp();
+    let project = env.root.path().join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    let config = env.ctl(&["gateway", "config", "opencode"]).ok().stdout;
+    std::fs::write(project.join("opencode.json"), &config).unwrap();
+    let mut cmd = Command::new(&opencode);
+    cmd.env_clear();
+    for k in ["PATH", "LANG", "TERM", "USER", "LOGNAME"] {
+        if let Ok(v) = std::env::var(k) {
+            cmd.env(k, v);
+        }
+    }
+    let home = env.root.path().join("opencode-home");
+    std::fs::create_dir_all(&home).unwrap();
+    cmd.env("HOME", &home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("XDG_DATA_HOME", home.join(".local/share"))
+        .env("XDG_CACHE_HOME", home.join(".cache"))
+        .env("XDG_STATE_HOME", home.join(".local/state"))
+        .env("OPENCODE_DISABLE_MODELS_FETCH", "1")
+        .env("OPENCODE_DISABLE_AUTOUPDATE", "1")
+        .current_dir(&project)
+        .args([
+            "run",
+            "-m",
+            "codexd/gpt-5.2-codex",
+            "say hi through opencode",
+        ]);
+    let out = match run_within(&mut cmd, Duration::from_secs(180)) {
+        Ok(o) | Err(o) => o,
+    };
+    assert_eq!(
+        out.code, 0,
+        "opencode run failed:\n{}\n{}",
+        out.stdout, out.stderr
+    );
+    eprintln!("{}", out.stdout);
+    assert!(out.stdout.contains("say hi through opencode"), "{out:?}");
+    assert!(
+        stack
+            .backend
+            .requests()
+            .iter()
+            .any(|r| r.body.to_string().contains("say hi through opencode")),
+        "the prompt reached the backend"
+    );
+}
