@@ -64,6 +64,7 @@ pub fn run(options: Options, activated: Option<OwnedFd>) -> anyhow::Result<()> {
             config.log.request_log_max_bytes,
         );
 
+        let gateway_request_log = request_log.clone();
         let auth = {
             let deps = AuthDeps {
                 config: config.clone(),
@@ -102,16 +103,19 @@ pub fn run(options: Options, activated: Option<OwnedFd>) -> anyhow::Result<()> {
                 LogActor::new(live.clone(), request_log.clone())
             })
         };
-        let gateway = Arc::new(crate::gateway::Gateway::new(
-            config.gateway.clone(),
-            Arc::new(crate::gateway::current_backend::CurrentBackend::new(
-                http.clone(),
-                config.clone(),
-                auth.clone(),
-                instructions.clone(),
-            )),
-            paths.data_dir.join("gateway.key"),
-        ));
+        let gateway = Arc::new(
+            crate::gateway::Gateway::new(
+                config.gateway.clone(),
+                Arc::new(crate::gateway::current_backend::CurrentBackend::new(
+                    http.clone(),
+                    config.clone(),
+                    auth.clone(),
+                    instructions.clone(),
+                )),
+                paths.data_dir.join("gateway.key"),
+            )
+            .with_request_log(gateway_request_log),
+        );
         crate::gateway::listeners::start(
             &gateway,
             &socket_for_status,

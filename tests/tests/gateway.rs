@@ -580,3 +580,48 @@ fn socket_activated_gateway_listeners_are_adopted() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// Opt-in request logs cover gateway requests; the gateway key appears in no file codexd
+/// writes except the key file itself.
+#[test]
+fn request_logs_cover_the_gateway_and_the_key_is_never_logged() {
+    let port = free_port();
+    let (_stack, env) = setup_with(&format!("[gateway]\ntcp = true\nport = {port}\n"));
+    start(&env);
+    env.ctl(&["logs", "--requests", "on"]).ok();
+    let key = env.ctl(&["gateway", "key"]).ok().stdout.trim().to_owned();
+    let host = format!("127.0.0.1:{port}");
+    let bearer = format!("Bearer {key}");
+    let body = json!({"model": "gpt-5.2-codex", "input": "logged question"}).to_string();
+    let r = tcp(
+        port,
+        "POST",
+        "/v1/responses",
+        &[
+            ("host", host.as_str()),
+            ("authorization", bearer.as_str()),
+            ("content-type", "application/json"),
+        ],
+        Some(&body),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let files = env.all_files();
+    let logged: Vec<String> = files
+        .iter()
+        .filter(|p| p.to_string_lossy().contains("requests"))
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .collect();
+    assert!(
+        logged.iter().any(|t| t.contains("logged question")),
+        "no request log of the gateway request"
+    );
+    let key_file = env.data_dir().join("gateway.key");
+    for p in files.iter().filter(|p| **p != key_file) {
+        let text = String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned();
+        assert!(
+            !text.contains(&key),
+            "the gateway key is in {}",
+            p.display()
+        );
+    }
+}

@@ -449,6 +449,8 @@ pub async fn handle(gw: Arc<Gateway>, headers: HeaderMap, body: Bytes) -> Respon
         .pointer("/stream_options/include_usage")
         .and_then(Value::as_bool)
         .unwrap_or(false);
+    let conversation_for_log = responses::conversation_key(&headers, &chat);
+    gw.record(&conversation_for_log, "gateway-chat-request", &chat);
     let generic = match to_responses(&chat, &gw) {
         Ok(b) => b,
         Err(e) => return e.into_response(),
@@ -464,6 +466,11 @@ pub async fn handle(gw: Arc<Gateway>, headers: HeaderMap, body: Bytes) -> Respon
         conversation: prepared.conversation,
         relay_headers: Vec::new(),
     };
+    gw.record(
+        &conversation_for_log,
+        "gateway-upstream-request",
+        &call.body,
+    );
     let stream = match gw.send(call).await {
         Ok(s) => s,
         Err(e) => return ApiError::from(e).into_response(),
@@ -471,6 +478,7 @@ pub async fn handle(gw: Arc<Gateway>, headers: HeaderMap, body: Bytes) -> Respon
     let headers = stream.headers.clone();
     if !wants_stream {
         let rec = responses::collect(stream).await;
+        gw.record_outcome(&conversation_for_log, &rec);
         if let Some(e) = rec.outcome.error.clone() {
             return ApiError::from(e).into_response();
         }

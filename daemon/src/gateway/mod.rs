@@ -58,6 +58,7 @@ pub struct Gateway {
     refused: AtomicU64,
     last_error: Mutex<Option<String>>,
     dropped: Mutex<HashSet<String>>,
+    request_log: Option<crate::log::RequestLog>,
     /// Set by [`listeners`]: what is listening now.
     pub(crate) listening: Mutex<listeners::Listening>,
 }
@@ -79,7 +80,34 @@ impl Gateway {
             refused: AtomicU64::new(0),
             last_error: Mutex::new(None),
             dropped: Mutex::new(HashSet::new()),
+            request_log: None,
             listening: Mutex::new(listeners::Listening::default()),
+        }
+    }
+
+    /// Write gateway requests to the opt-in request logs too (redacted like the rest).
+    pub fn with_request_log(mut self, log: crate::log::RequestLog) -> Self {
+        self.request_log = Some(log);
+        self
+    }
+
+    /// One stage of a request into the opt-in request logs (nothing when they are off).
+    pub fn record(&self, conversation: &str, stage: &str, body: &serde_json::Value) {
+        if let Some(log) = self.request_log.as_ref().filter(|l| l.enabled()) {
+            log.record(conversation, stage, &[], &body.to_string());
+        }
+    }
+
+    /// A finished response into the opt-in request logs.
+    pub fn record_outcome(&self, conversation: &str, rec: &responses::Recorder) {
+        if self.request_log.as_ref().is_some_and(|l| l.enabled()) {
+            let body = serde_json::json!({
+                "id": rec.outcome.id,
+                "output": rec.outcome.output,
+                "usage": rec.outcome.response.as_ref().and_then(|r| r.get("usage")),
+                "error": rec.outcome.error.as_ref().map(|e| serde_json::json!({"status": e.status, "code": e.code, "message": e.message})),
+            });
+            self.record(conversation, "gateway-response", &body);
         }
     }
 

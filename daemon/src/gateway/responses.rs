@@ -727,9 +727,11 @@ pub async fn handle(gateway: Arc<Gateway>, headers: HeaderMap, body: Bytes) -> R
         .and_then(Value::as_bool)
         .unwrap_or(false);
     if is_passthrough(&headers, &gateway) {
+        let conversation = conversation_key(&headers, &parsed);
+        gateway.record(&conversation, "gateway-passthrough-request", &parsed);
         let call = UpstreamCall {
             endpoint: Endpoint::Responses,
-            conversation: conversation_key(&headers, &parsed),
+            conversation: conversation.clone(),
             relay_headers: relay_headers(&headers),
             body: parsed,
         };
@@ -737,12 +739,18 @@ pub async fn handle(gateway: Arc<Gateway>, headers: HeaderMap, body: Bytes) -> R
             Ok(s) => s,
             Err(e) => return ApiError::from(e).into_response(),
         };
+        let gw = gateway.clone();
+        let log = move |rec: &Recorder| gw.record_outcome(&conversation, rec);
         if wants_stream {
-            return relay(stream, Box::new(|_| {}), false);
+            return relay(stream, Box::new(log), false);
         }
         let headers = stream.headers.clone();
-        return finish_json(collect(stream).await, &headers);
+        let rec = collect(stream).await;
+        log(&rec);
+        return finish_json(rec, &headers);
     }
+    let conversation_for_log = conversation_key(&headers, &parsed);
+    gateway.record(&conversation_for_log, "gateway-request", &parsed);
     let prepared = match prepare(&gateway, parsed, &headers).await {
         Ok(p) => p,
         Err(e) => return e.into_response(),
@@ -754,6 +762,11 @@ pub async fn handle(gateway: Arc<Gateway>, headers: HeaderMap, body: Bytes) -> R
         relay_headers: Vec::new(),
     };
     tracing::debug!(target: "codexd::gateway", model = %prepared.model, "responses request");
+    gateway.record(
+        &conversation_for_log,
+        "gateway-upstream-request",
+        &call.body,
+    );
     let stream = match gateway.send(call).await {
         Ok(s) => s,
         Err(e) => return ApiError::from(e).into_response(),
@@ -761,6 +774,7 @@ pub async fn handle(gateway: Arc<Gateway>, headers: HeaderMap, body: Bytes) -> R
     let items = prepared.conversation_items;
     let gw = gateway.clone();
     let store = move |rec: &Recorder| {
+        gw.record_outcome(&conversation_for_log, rec);
         if rec.outcome.error.is_none()
             && let Some(id) = &rec.outcome.id
         {
