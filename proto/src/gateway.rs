@@ -33,7 +33,7 @@ pub struct GatewayStatus {
     pub key_file: String,
     /// Why the key cannot be used, if it cannot.
     pub key_error: Option<String>,
-    /// Requests answered since start.
+    /// Requests answered since start (refused ones included).
     pub requests_served: u64,
     /// Requests refused by the guard since start.
     pub requests_refused: u64,

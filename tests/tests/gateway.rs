@@ -182,6 +182,12 @@ fn responses_over_the_unix_socket_generic_and_streamed() {
     assert_eq!(r.json()["data"][0]["id"], "gpt-5.2-codex");
     let r = unix(&env, "GET", "/v1/models?client_version=0.171.0", None);
     assert!(r.json()["models"].is_array(), "{}", r.body);
+
+    env.ctl(&["daemon", "stop"]).ok();
+    assert!(
+        wait_until(Duration::from_secs(10), || !gateway_socket(&env).exists()),
+        "the daemon removes its gateway socket when it stops"
+    );
 }
 
 #[test]

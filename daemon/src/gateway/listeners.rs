@@ -192,17 +192,31 @@ fn bind_unix(path: &Path) -> io::Result<UnixListener> {
     Ok(l)
 }
 
-fn serve_unix(gw: &Arc<Gateway>, listener: UnixListener, shutdown: CancellationToken) {
+/// Serve the socket; `unlink` is the path to remove on shutdown (one we bound ourselves; an
+/// adopted socket belongs to the service manager).
+fn serve_unix(
+    gw: &Arc<Gateway>,
+    listener: UnixListener,
+    shutdown: CancellationToken,
+    unlink: Option<PathBuf>,
+) {
     let app = super::router(gw.clone(), Door::Unix);
     let l = PeerChecked {
         inner: listener,
         uid: codexd_proto::socket::current_uid(),
     };
+    let stop = shutdown.clone();
     tokio::spawn(async move {
         let _ = axum::serve(l, app)
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await;
     });
+    if let Some(path) = unlink {
+        tokio::spawn(async move {
+            stop.cancelled().await;
+            let _ = std::fs::remove_file(&path);
+        });
+    }
 }
 
 fn serve_tcp(gw: &Arc<Gateway>, listener: TcpListener, port: u16, stop: CancellationToken) {
@@ -240,6 +254,7 @@ pub async fn start(
     }
     if gw.config().unix_socket || fds.unix.is_some() {
         let path = unix_path(control_socket);
+        let adopted = fds.unix.is_some();
         let listener = match fds.unix {
             Some(fd) => {
                 let std_l = std::os::unix::net::UnixListener::from(fd);
@@ -252,8 +267,8 @@ pub async fn start(
         match listener {
             Ok(listener) => {
                 tracing::info!(socket = %path.display(), "gateway listening on its Unix socket");
-                gw.listening_lock().unix = Some(path);
-                serve_unix(gw, listener, shutdown.clone());
+                gw.listening_lock().unix = Some(path.clone());
+                serve_unix(gw, listener, shutdown.clone(), (!adopted).then_some(path));
             }
             Err(e) => {
                 tracing::warn!(socket = %path.display(), error = %e, "gateway: cannot listen on its Unix socket")
