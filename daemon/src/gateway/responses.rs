@@ -370,7 +370,15 @@ pub async fn prepare(
         }
     }
 
-    let conversation = conversation_key(headers, &body);
+    // Keyed on the whole conversation (a previous response's items included), so every turn
+    // of one conversation gets the same key even when it sends only its new input.
+    let conversation = conversation_key(
+        headers,
+        &json!({
+            "prompt_cache_key": body.get("prompt_cache_key"),
+            "input": conversation_items,
+        }),
+    );
     let obj = body
         .as_object_mut()
         .ok_or_else(|| ApiError::invalid(None, "bad body"))?;

@@ -166,6 +166,32 @@ async fn generic_request_is_reshaped_and_assembled() {
 }
 
 #[tokio::test]
+async fn different_conversations_get_different_cache_keys() {
+    let r = start(false).await;
+    post(
+        &r,
+        "/v1/responses",
+        json!({"model": "classic", "input": "first topic"}),
+    )
+    .await;
+    post(
+        &r,
+        "/v1/responses",
+        json!({"model": "classic", "input": "second topic"}),
+    )
+    .await;
+    let keys: Vec<String> = r
+        .double
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|c| c.conversation.clone())
+        .collect();
+    assert_ne!(keys[0], keys[1]);
+}
+
+#[tokio::test]
 async fn lite_models_get_tools_as_an_item_and_all_turns() {
     let r = start(false).await;
     let (s, _) = post(&r, "/v1/responses", json!({
@@ -216,6 +242,16 @@ async fn previous_response_id_and_item_reference_come_from_the_store() {
         "{texts:?}"
     );
     assert!(b.get("previous_response_id").is_none());
+    let keys: Vec<String> = r
+        .double
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|c| c.conversation.clone())
+        .collect();
+    assert_eq!(keys[0], keys[1], "one conversation, one cache key");
+    assert_eq!(b["prompt_cache_key"], keys[1].as_str());
     assert!(
         !b.to_string().contains("\"id\":\"msg_1\""),
         "ids are stripped upstream"
