@@ -631,3 +631,47 @@ fn request_logs_cover_the_gateway_and_the_key_is_never_logged() {
         );
     }
 }
+
+/// A Codex client's request goes through unchanged; its session header is relayed and the
+/// backend's usage headers come back.
+#[test]
+fn passthrough_relays_session_and_usage_headers() {
+    let (stack, env) = setup();
+    start(&env);
+    let body = json!({
+        "model": "gpt-5.2-codex", "stream": true, "store": false,
+        "include": ["reasoning.encrypted_content"], "prompt_cache_key": "sess-42",
+        "input": [
+            {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "base"}]},
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "from the cli"}]},
+        ],
+    });
+    let s = UnixStream::connect(gateway_socket(&env)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let text = body.to_string();
+    let r = exchange(
+        s,
+        "POST",
+        "/v1/responses",
+        &[
+            ("host", "localhost"),
+            ("content-type", "application/json"),
+            ("originator", "codex_exec"),
+            ("session-id", "sess-42"),
+            ("x-codex-turn-metadata", "{\"turn\":1}"),
+        ],
+        Some(&text),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.header("x-codex-primary-used-percent").is_some(),
+        "{:?}",
+        r.headers
+    );
+    assert!(r.body.contains("turn 1: from the cli"), "{}", r.body);
+    let sent = stack.backend.last_request().unwrap();
+    assert_eq!(sent.body, body, "the body went through unchanged");
+    assert_eq!(sent.header("session-id"), Some("sess-42"));
+    assert_eq!(sent.header("x-codex-turn-metadata"), Some("{\"turn\":1}"));
+    assert_eq!(sent.header("originator"), Some("codexd"));
+}
