@@ -20,6 +20,107 @@ use tokio_util::sync::CancellationToken;
 use super::Gateway;
 use super::guard::Door;
 
+/// Most gateway connections open at once over all listeners; more are closed on accept, so
+/// no one (another user on TCP included) can exhaust the daemon's file descriptors.
+pub const MAX_CONNECTIONS: usize = 1024;
+
+static PERMITS: OnceLock<Arc<tokio::sync::Semaphore>> = OnceLock::new();
+
+fn permits() -> Arc<tokio::sync::Semaphore> {
+    PERMITS
+        .get_or_init(|| Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS)))
+        .clone()
+}
+
+/// A connection holding one of the [`MAX_CONNECTIONS`] permits until it closes.
+pub struct Permitted<T> {
+    inner: T,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl<T: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Permitted<T> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Permitted<T> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> std::task::Poll<io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+/// A listener whose connections each take a permit; at the cap, new ones are closed.
+pub struct Capped<L> {
+    inner: L,
+}
+
+impl<L: axum::serve::Listener> axum::serve::Listener for Capped<L>
+where
+    L::Io: Unpin,
+{
+    type Io = Permitted<L::Io>;
+    type Addr = L::Addr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let (io, addr) = self.inner.accept().await;
+            match permits().try_acquire_owned() {
+                Ok(permit) => {
+                    return (
+                        Permitted {
+                            inner: io,
+                            _permit: permit,
+                        },
+                        addr,
+                    );
+                }
+                Err(_) => {
+                    tracing::warn!(
+                        max = MAX_CONNECTIONS,
+                        "gateway: too many open connections; closing a new one"
+                    );
+                    drop(io);
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<Self::Addr> {
+        self.inner.local_addr()
+    }
+}
+
 /// What is listening now (for status and on/off).
 #[derive(Default)]
 pub struct Listening {
@@ -207,7 +308,7 @@ fn serve_unix(
     };
     let stop = shutdown.clone();
     tokio::spawn(async move {
-        let _ = axum::serve(l, app)
+        let _ = axum::serve(Capped { inner: l }, app)
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await;
     });
@@ -222,7 +323,7 @@ fn serve_unix(
 fn serve_tcp(gw: &Arc<Gateway>, listener: TcpListener, port: u16, stop: CancellationToken) {
     let app = super::router(gw.clone(), Door::Tcp(port));
     tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
+        let _ = axum::serve(Capped { inner: listener }, app)
             .with_graceful_shutdown(stop.cancelled_owned())
             .await;
     });
