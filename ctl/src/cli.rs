@@ -50,6 +50,9 @@ pub enum Command {
     /// Install the daemon as a systemd user service or launchd agent.
     #[command(subcommand)]
     Service(ServiceCommand),
+    /// The OpenAI-compatible gateway for other tools: on, off, status, key, config.
+    #[command(subcommand)]
+    Gateway(crate::commands::gateway::GatewayCommand),
     /// Print the shell integration script: eval "$(codexctl shell-init bash)".
     #[command(after_long_help = SHELL_INIT_HELP)]
     ShellInit(ShellInitArgs),

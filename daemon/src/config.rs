@@ -46,6 +46,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Socket server.
     pub server: ServerConfig,
+    /// The OpenAI-compatible gateway for other tools.
+    pub gateway: GatewayConfig,
 }
 
 /// Where credentials are kept.
@@ -315,6 +317,46 @@ impl Default for ServerConfig {
             idle_connection_secs: 300,
             handshake_timeout_ms: 3000,
             shutdown_grace_ms: 5000,
+        }
+    }
+}
+
+/// Default loopback port of the gateway's TCP listener: clear of ChatMock (8000),
+/// openai-oauth (10531), LiteLLM (4000), Ollama (11434) and the Codex login (1455/1457).
+pub const DEFAULT_GATEWAY_PORT: u16 = 8139;
+
+/// `[gateway]`: the OpenAI-compatible endpoint (`daemon/src/gateway/`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// Serve on `gateway.sock` next to the control socket (no key; this user only).
+    pub unix_socket: bool,
+    /// Serve on loopback TCP (`127.0.0.1` and `[::1]`, key required). Off by default;
+    /// `codexctl gateway on|off` overrides this.
+    pub tcp: bool,
+    /// The TCP port (both addresses).
+    pub port: u16,
+    /// Origins allowed to call the gateway from a browser (default: none).
+    pub allowed_origins: Vec<String>,
+    /// `originator` values treated as Codex clients (body passed through unchanged), besides
+    /// `codex_*` and `Codex Desktop`.
+    pub passthrough_originators: Vec<String>,
+    /// Responses kept for `previous_response_id`.
+    pub store_responses: usize,
+    /// Items kept over all stored responses.
+    pub store_items: usize,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            unix_socket: true,
+            tcp: false,
+            port: DEFAULT_GATEWAY_PORT,
+            allowed_origins: Vec::new(),
+            passthrough_originators: Vec::new(),
+            store_responses: 256,
+            store_items: 2000,
         }
     }
 }

@@ -13,6 +13,7 @@
 //! - [`instructions`] — InstructionCacheActor: base instructions from GitHub and the model catalog.
 //! - [`session`] — SessionRegistry and one SessionActor per conversation.
 //! - [`log`] — LogActor: log files, redaction, live stream, request logs.
+//! - [`gateway`] — the OpenAI-compatible HTTP endpoint for other tools (Unix socket, loopback TCP).
 //! - [`services`] — what every request may need (settings, paths, actor handles);
 //!   [`status`] — `codexctl status`; [`data`] — what codexd stores where, and purging it.
 //! - [`request`] — the per-request channel from an actor back to its client.
@@ -25,6 +26,7 @@ pub mod config;
 pub mod data;
 pub mod endpoint_policy;
 pub mod fsutil;
+pub mod gateway;
 pub mod hardening;
 pub mod http;
 pub mod instructions;

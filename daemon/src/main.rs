@@ -13,8 +13,9 @@ struct Args {
 }
 
 fn main() -> std::process::ExitCode {
-    // First, while single-threaded: take a socket passed by systemd (this unsets LISTEN_*).
-    let activated = codexd::server::listener::take_activated_fd();
+    // First, while single-threaded: take the sockets passed by systemd (this unsets LISTEN_*);
+    // the gateway's named ones are kept aside for it.
+    let activated = codexd::gateway::listeners::take_activated_fds();
     let args = Args::parse();
     match codexd::run::run(
         codexd::run::Options {

@@ -90,6 +90,7 @@ pub fn run(options: Options, activated: Option<OwnedFd>) -> anyhow::Result<()> {
             config.log.request_log_max_bytes,
         );
 
+        let gateway_request_log = request_log.clone();
         let auth = {
             let deps = AuthDeps {
                 config: config.clone(),
@@ -133,6 +134,25 @@ pub fn run(options: Options, activated: Option<OwnedFd>) -> anyhow::Result<()> {
                 LogActor::new(live.clone(), request_log.clone())
             })
         };
+        let gateway = Arc::new(
+            crate::gateway::Gateway::new(
+                config.gateway.clone(),
+                Arc::new(crate::gateway::backend_port::BackendPort::new(
+                    backend.clone(),
+                    instructions.clone(),
+                    config.clone(),
+                )),
+                paths.data_dir.join("gateway.key"),
+            )
+            .with_request_log(gateway_request_log),
+        );
+        crate::gateway::listeners::start(
+            &gateway,
+            &socket_for_status,
+            paths.state_dir.join("gateway-tcp"),
+            shutdown.clone(),
+        )
+        .await;
         let svc = Arc::new(Services {
             config: config.clone(),
             config_path,
@@ -146,6 +166,7 @@ pub fn run(options: Options, activated: Option<OwnedFd>) -> anyhow::Result<()> {
             instructions,
             sessions,
             log,
+            gateway,
         });
 
         spawn_signal_handlers(shutdown.clone())?;

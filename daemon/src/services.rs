@@ -43,4 +43,6 @@ pub struct Services {
     pub sessions: Supervised<SessionRegistry>,
     /// Logging.
     pub log: Supervised<LogActor>,
+    /// The OpenAI-compatible gateway.
+    pub gateway: Arc<crate::gateway::Gateway>,
 }

@@ -20,6 +20,7 @@ pub mod conversation;
 pub mod data;
 pub mod error;
 pub mod frame;
+pub mod gateway;
 pub mod human;
 pub mod instructions;
 pub mod logs;

@@ -15,6 +15,7 @@ use crate::conversation::{
 };
 use crate::data::{DataLocation, DataRequest};
 use crate::error::WireError;
+use crate::gateway::{GatewayReply, GatewayRequest};
 use crate::instructions::{InstructionsInfo, InstructionsRequest, ModelCatalog};
 use crate::logs::{LogLine, LogsRequest};
 use crate::status::{ActorKind, DaemonStatus};
@@ -113,6 +114,9 @@ pub enum Request {
     Data(DataRequest),
     /// Test hooks; refused unless the daemon runs with `CODEXD_TEST_HOOKS=1`.
     Debug(DebugRequest),
+    /// The OpenAI-compatible gateway: status, TCP on/off, key. (Last, so older variants
+    /// keep their wire tags.)
+    Gateway(GatewayRequest),
 }
 
 /// Requests that exist only to let tests break the daemon on purpose.
@@ -197,4 +201,6 @@ pub enum Reply {
         /// Hex SHA-256 of the access token.
         token_sha256: String,
     },
+    /// Answer to [`Request::Gateway`].
+    Gateway(GatewayReply),
 }

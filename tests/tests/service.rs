@@ -82,7 +82,7 @@ fn systemd_install_is_idempotent_and_dry_run_matches_the_files() {
     let (env, log) = systemd_env();
     let dry = env.ctl(&["service", "install", "--dry-run"]).ok();
     let (files, commands) = parse_dry_run(&dry.stdout);
-    assert_eq!(files.len(), 2, "{}", dry.stdout);
+    assert_eq!(files.len(), 3, "{}", dry.stdout);
     assert!(!unit_dir(&env).exists(), "dry run wrote files");
     assert!(log_lines(&log).is_empty(), "dry run ran systemctl");
     assert_eq!(

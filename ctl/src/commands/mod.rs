@@ -4,6 +4,7 @@ pub mod ask;
 mod daemon;
 mod data;
 mod debug;
+pub mod gateway;
 mod generate;
 pub mod instructions;
 mod login;
@@ -81,6 +82,7 @@ pub fn run(command: Command, ctx: &Ctx) -> anyhow::Result<u8> {
         Command::Data(cmd) => data::run(cmd, ctx),
         Command::Daemon(cmd) => daemon::run(cmd, ctx),
         Command::Service(cmd) => service::run(cmd, ctx),
+        Command::Gateway(cmd) => gateway::run(cmd, ctx),
         Command::ShellInit(args) => shell::init(args),
         Command::Suggest(args) => shell::suggest(args, ctx),
         Command::Generate(cmd) => generate::run(cmd),

@@ -133,7 +133,11 @@ fn installed_paths(manager: Manager) -> anyhow::Result<Vec<PathBuf>> {
     Ok(match manager {
         Manager::Systemd => {
             let dir = systemd_unit_dir()?;
-            vec![dir.join("codexd.socket"), dir.join("codexd.service")]
+            vec![
+                dir.join("codexd.socket"),
+                dir.join("codexd.service"),
+                dir.join("codexd-gateway-tcp.socket"),
+            ]
         }
         Manager::Launchd => vec![launch_agents_dir()?.join(format!("{}.plist", units::LABEL))],
     })

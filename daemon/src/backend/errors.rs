@@ -103,7 +103,8 @@ pub fn classify_http(
     let e = ErrorBody::parse(body, now);
     let server_says = e
         .message
-        .clone()
+        .as_deref()
+        .map(|m| m.trim_end_matches('.').to_owned())
         .unwrap_or_else(|| format!("HTTP {status} with no explanation"));
     if e.is("usage_limit_reached") {
         return HttpFailure::Fatal(usage_limit(&e, limits, now));

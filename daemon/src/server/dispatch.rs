@@ -74,6 +74,9 @@ pub async fn handle(
             Ok(Reply::RequestLogging { enabled, dir })
         }
         Request::Data(req) => crate::data::handle(req, &svc).await.map(Reply::Data),
+        Request::Gateway(req) => crate::gateway::control(&svc.gateway, req)
+            .await
+            .map(Reply::Gateway),
         Request::Debug(DebugRequest::Access { after_unauthorized }) => {
             if !svc.test_hooks {
                 return Err(WireError::new(

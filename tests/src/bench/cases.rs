@@ -653,7 +653,7 @@ fn first_delta_via_daemon(socket: &Path, prompt: &str) -> Result<Duration, CallE
 }
 
 /// Replay a recorded backend request and time to the first text delta in the SSE body.
-async fn first_delta_direct(
+pub async fn first_delta_direct(
     http: &reqwest::Client,
     url: &str,
     recorded: &crate::fakes::backend::RecordedRequest,

@@ -8,10 +8,12 @@
 //! - [`report`] — result rows, the printed table, the JSON file.
 //! - [`cases`] — the benchmark cases against fakes + a real daemon.
 //! - [`codex_cli`] — the upstream Codex CLI side by side (when `CODEX_BIN` is set).
+//! - [`gateway`] — the OpenAI-compatible gateway: TTFB overhead, 500 streams, idle RSS.
 
 pub mod cases;
 pub mod child;
 pub mod codex_cli;
+pub mod gateway;
 pub mod procfs;
 pub mod report;
 pub mod stats;

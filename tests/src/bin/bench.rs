@@ -107,6 +107,12 @@ fn main() -> anyhow::Result<()> {
     step("sequential asks", seq, &mut rows);
     let idle = bench.idle_cpu();
     step("idle CPU", idle, &mut rows);
+    let gw = codexd_tests::bench::gateway::ttfb(&bench);
+    step("gateway TTFB", gw, &mut rows);
+    let gw = codexd_tests::bench::gateway::concurrent_streams(&bench, 500);
+    step("gateway 500 streams", gw, &mut rows);
+    let gw = codexd_tests::bench::gateway::idle_rss(&bench);
+    step("gateway idle RSS", gw, &mut rows);
 
     let median_of = |prefix: &str| {
         rows.iter()

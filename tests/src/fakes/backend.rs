@@ -150,6 +150,11 @@ pub struct Script {
     pub reasoning_text: Option<String>,
     /// Suggest mode: answer with exactly this command text (wins over `text`).
     pub suggest_command: Option<String>,
+    /// When the request offers a function tool (`tools` or an `additional_tools` item) and
+    /// its last input item is not a `function_call_output`, call the first tool (arguments
+    /// `{"query":"<last user text>"}`) instead of answering; the answer after the tool's
+    /// output is the usual text. For the gateway's function-calling tests.
+    pub call_tools: bool,
 }
 
 impl Default for Script {
@@ -161,6 +166,7 @@ impl Default for Script {
             reasoning: true,
             reasoning_text: None,
             suggest_command: None,
+            call_tools: false,
         }
     }
 }
@@ -960,6 +966,7 @@ async fn responses(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: 
     };
     let ctx = TurnCtx {
         seq,
+        tool: offered_tool(&body),
         model,
         turn,
         last_user,
@@ -1007,6 +1014,42 @@ fn validate_lite(body: &Value, lite_model: bool, lite_header: bool) -> Result<()
         }
     }
     Ok(())
+}
+
+/// The first function tool `body` offers (in `tools` or an `additional_tools` item), unless
+/// the last input item already answers a call.
+fn offered_tool(body: &Value) -> Option<String> {
+    let input = body.get("input").and_then(Value::as_array)?;
+    if input
+        .last()
+        .and_then(|i| i.get("type"))
+        .and_then(Value::as_str)
+        == Some("function_call_output")
+    {
+        return None;
+    }
+    let name_of = |tools: &Value| -> Option<String> {
+        tools
+            .as_array()?
+            .iter()
+            .find_map(|t| match t.get("type").and_then(Value::as_str) {
+                Some("function") => t.get("name").and_then(Value::as_str).map(str::to_owned),
+                Some("namespace") => t.get("tools").and_then(|ts| {
+                    ts.as_array()?.iter().find_map(|t| {
+                        (t.get("type").and_then(Value::as_str) == Some("function"))
+                            .then(|| t.get("name").and_then(Value::as_str).map(str::to_owned))
+                            .flatten()
+                    })
+                }),
+                _ => None,
+            })
+    };
+    body.get("tools").and_then(name_of).or_else(|| {
+        input
+            .iter()
+            .filter(|i| i.get("type").and_then(Value::as_str) == Some("additional_tools"))
+            .find_map(|i| i.get("tools").and_then(name_of))
+    })
 }
 
 fn validate_body(body: &Value, model: &str, models: &[Value]) -> Result<(), Box<Response>> {
@@ -1410,6 +1453,8 @@ async fn wham_other() -> Response {
 
 struct TurnCtx {
     seq: u64,
+    /// The first function tool offered, when the last input item is not a tool's output.
+    tool: Option<String>,
     model: String,
     turn: usize,
     last_user: String,
@@ -1539,6 +1584,59 @@ fn plan(script: &Script, ctx: &TurnCtx, noise: bool, fault: Option<&BackendFault
             &mut events,
         );
         output_index += 1;
+    }
+    if script.call_tools
+        && let Some(name) = &ctx.tool
+    {
+        let fc_id = format!("fc_fake_{}", random_hex("", 16));
+        let call_id = format!("call_fake_{}", random_hex("", 12));
+        let args = json!({ "query": ctx.last_user }).to_string();
+        let item = |args: &str, status: &str| {
+            json!({
+                "id": fc_id, "type": "function_call", "status": status,
+                "call_id": call_id, "name": name, "arguments": args,
+            })
+        };
+        push(
+            json!({"type": "response.output_item.added", "output_index": output_index, "item": item("", "in_progress")}),
+            Duration::ZERO,
+            &mut events,
+        );
+        for d in split_deltas(&args, Some(2)) {
+            push(
+                json!({
+                    "type": "response.function_call_arguments.delta", "item_id": fc_id,
+                    "output_index": output_index, "delta": d,
+                }),
+                Duration::ZERO,
+                &mut events,
+            );
+        }
+        push(
+            json!({"type": "response.output_item.done", "output_index": output_index, "item": item(&args, "completed")}),
+            Duration::ZERO,
+            &mut events,
+        );
+        let output_tokens = 8 + reasoning_tokens;
+        push(
+            json!({
+                "type": "response.completed",
+                "response": {
+                    "id": rid, "object": "response", "status": "completed", "model": ctx.model,
+                    "output": [],
+                    "usage": {
+                        "input_tokens": ctx.input_tokens,
+                        "input_tokens_details": { "cached_tokens": ctx.cached_tokens },
+                        "output_tokens": output_tokens,
+                        "output_tokens_details": { "reasoning_tokens": reasoning_tokens },
+                        "total_tokens": ctx.input_tokens + output_tokens,
+                    },
+                },
+            }),
+            Duration::ZERO,
+            &mut events,
+        );
+        return to_steps(events, noise, None);
     }
     let msg_id = format!("msg_fake_{}", random_hex("", 16));
     push(

@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 
 /// The packaged socket unit (used as is).
 pub const SOCKET_UNIT: &str = include_str!("../../../../packaging/systemd/codexd.socket");
+/// The packaged loopback TCP socket of the gateway (written, not enabled).
+pub const GATEWAY_TCP_UNIT: &str =
+    include_str!("../../../../packaging/systemd/codexd-gateway-tcp.socket");
 /// The packaged service unit (`/usr/bin/codexd` is replaced).
 pub const SERVICE_UNIT: &str = include_str!("../../../../packaging/systemd/codexd.service");
 /// The packaged launchd agent (the binary is replaced; logs and the socket are added).
@@ -59,6 +62,10 @@ pub fn systemd(unit_dir: &Path, codexd: &Path) -> Vec<UnitFile> {
         UnitFile {
             path: unit_dir.join("codexd.service"),
             content: service,
+        },
+        UnitFile {
+            path: unit_dir.join("codexd-gateway-tcp.socket"),
+            content: GATEWAY_TCP_UNIT.to_string(),
         },
     ]
 }
@@ -141,6 +148,13 @@ mod tests {
         assert!(!files[1].content.contains("/usr/bin/codexd"));
         assert!(files[1].content.contains("Type=notify"));
         assert!(files[1].content.contains("\nLimitCORE=0\n"));
+        assert!(
+            files[0]
+                .content
+                .contains("ListenStream=%t/codexd/gateway.sock")
+        );
+        assert!(files[2].content.contains("FileDescriptorName=gateway-tcp"));
+        assert!(!files[2].content.contains("0.0.0.0"));
     }
 
     #[test]

@@ -1,0 +1,594 @@
+//! `POST /v1/chat/completions`, translated both ways over the generic Responses path:
+//! messages → input items (tool calls → `function_call`, tool messages →
+//! `function_call_output`), `response_format` → `text.format`, `reasoning_effort` →
+//! `reasoning.effort`; and the stream back → `chat.completion.chunk`s (tool calls as argument
+//! deltas, reasoning text as `reasoning_content`, exactly one `finish_reason`, a usage chunk
+//! with `choices: []` only when `stream_options.include_usage`) or one `chat.completion`.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use serde_json::{Map, Value, json};
+
+use super::Gateway;
+use super::errors::ApiError;
+use super::responses::{self, Recorder, message, sse_response, unfinished};
+use super::upstream::{Endpoint, UpstreamCall, UpstreamError};
+
+/// Chat parameters with no Responses counterpart the backend takes: dropped.
+const DROPPED: &[&str] = &[
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "frequency_penalty",
+    "presence_penalty",
+    "logit_bias",
+    "logprobs",
+    "top_logprobs",
+    "seed",
+    "stop",
+    "user",
+    "metadata",
+    "modalities",
+    "audio",
+    "prediction",
+    "service_tier",
+    "store",
+    "web_search_options",
+];
+
+fn text_of(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join(""),
+        _ => String::new(),
+    }
+}
+
+fn user_parts(content: &Value) -> Vec<Value> {
+    match content {
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| match p.get("type").and_then(Value::as_str) {
+                Some("text") => Some(json!({"type": "input_text", "text": p.get("text").cloned().unwrap_or(json!(""))})),
+                Some("image_url") => {
+                    let iu = p.get("image_url")?;
+                    let url = iu.get("url").or(Some(iu)).and_then(Value::as_str)?;
+                    let mut part = json!({"type": "input_image", "image_url": url});
+                    if let Some(d) = iu.get("detail") {
+                        part["detail"] = d.clone();
+                    }
+                    Some(part)
+                }
+                _ => None,
+            })
+            .collect(),
+        other => vec![json!({"type": "input_text", "text": text_of(other)})],
+    }
+}
+
+/// Chat request → generic Responses request.
+pub fn to_responses(chat: &Value, gw: &Gateway) -> Result<Value, ApiError> {
+    let Some(obj) = chat.as_object() else {
+        return Err(ApiError::invalid(
+            None,
+            "The request body must be a JSON object.",
+        ));
+    };
+    if let Some(n) = obj.get("n").and_then(Value::as_u64)
+        && n > 1
+    {
+        return Err(ApiError::invalid(
+            Some("n"),
+            "The codexd gateway returns one choice per request (`n` must be 1).",
+        ));
+    }
+    let Some(messages) = obj.get("messages").and_then(Value::as_array) else {
+        return Err(ApiError::invalid(
+            Some("messages"),
+            "Missing required parameter: 'messages'.",
+        ));
+    };
+    let mut input = Vec::new();
+    for (i, m) in messages.iter().enumerate() {
+        let role = m.get("role").and_then(Value::as_str).unwrap_or("");
+        let content = m.get("content").unwrap_or(&Value::Null);
+        match role {
+            "system" | "developer" => input.push(message("developer", &text_of(content))),
+            "user" => input
+                .push(json!({"type": "message", "role": "user", "content": user_parts(content)})),
+            "assistant" => {
+                let text = text_of(content);
+                if !text.is_empty() {
+                    input.push(message("assistant", &text));
+                }
+                for call in m
+                    .get("tool_calls")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let f = call.get("function").unwrap_or(&Value::Null);
+                    input.push(json!({
+                        "type": "function_call",
+                        "call_id": call.get("id").cloned().unwrap_or(json!("")),
+                        "name": f.get("name").cloned().unwrap_or(json!("")),
+                        "arguments": f.get("arguments").cloned().unwrap_or(json!("{}")),
+                    }));
+                }
+            }
+            "tool" => input.push(json!({
+                "type": "function_call_output",
+                "call_id": m.get("tool_call_id").cloned().unwrap_or(json!("")),
+                "output": text_of(content),
+            })),
+            _ => {
+                return Err(ApiError::invalid(
+                    Some(&format!("messages[{i}].role")),
+                    format!("Unsupported message role '{role}'."),
+                ));
+            }
+        }
+    }
+    let mut out = Map::new();
+    if let Some(m) = obj.get("model") {
+        out.insert("model".into(), m.clone());
+    }
+    out.insert("input".into(), Value::Array(input));
+    if let Some(tools) = obj.get("tools").and_then(Value::as_array) {
+        let mapped: Vec<Value> = tools
+            .iter()
+            .filter_map(|t| {
+                let f = t.get("function")?;
+                let mut tool = json!({"type": "function", "name": f.get("name")?});
+                for k in ["description", "parameters", "strict"] {
+                    if let Some(v) = f.get(k) {
+                        tool[k] = v.clone();
+                    }
+                }
+                Some(tool)
+            })
+            .collect();
+        if !mapped.is_empty() {
+            out.insert("tools".into(), json!(mapped));
+        }
+    }
+    match obj.get("tool_choice") {
+        Some(Value::Object(tc)) => {
+            if let Some(name) = tc.get("function").and_then(|f| f.get("name")) {
+                out.insert(
+                    "tool_choice".into(),
+                    json!({"type": "function", "name": name}),
+                );
+            }
+        }
+        Some(v @ Value::String(_)) => {
+            out.insert("tool_choice".into(), v.clone());
+        }
+        _ => {}
+    }
+    if let Some(p) = obj.get("parallel_tool_calls") {
+        out.insert("parallel_tool_calls".into(), p.clone());
+    }
+    let mut text = Map::new();
+    if let Some(rf) = obj.get("response_format") {
+        match rf.get("type").and_then(Value::as_str) {
+            Some("json_schema") => {
+                let js = rf.get("json_schema").unwrap_or(&Value::Null);
+                let mut f = json!({"type": "json_schema"});
+                for k in ["name", "schema", "strict", "description"] {
+                    if let Some(v) = js.get(k) {
+                        f[k] = v.clone();
+                    }
+                }
+                text.insert("format".into(), f);
+            }
+            Some(t @ ("json_object" | "text")) => {
+                text.insert("format".into(), json!({"type": t}));
+            }
+            _ => {}
+        }
+    }
+    if let Some(v) = obj.get("verbosity") {
+        text.insert("verbosity".into(), v.clone());
+    }
+    if !text.is_empty() {
+        out.insert("text".into(), Value::Object(text));
+    }
+    let effort = obj
+        .get("reasoning_effort")
+        .or_else(|| obj.get("reasoning").and_then(|r| r.get("effort")));
+    let mut reasoning = json!({"summary": "auto"});
+    if let Some(e) = effort {
+        reasoning["effort"] = e.clone();
+    }
+    out.insert("reasoning".into(), reasoning);
+    if let Some(k) = obj.get("prompt_cache_key") {
+        out.insert("prompt_cache_key".into(), k.clone());
+    }
+    for p in DROPPED {
+        if obj.contains_key(*p) {
+            gw.log_drop_once(p);
+        }
+    }
+    Ok(Value::Object(out))
+}
+
+/// Responses usage → chat usage.
+pub fn usage(u: &Value) -> Value {
+    let n = |p: &str| u.pointer(p).and_then(Value::as_u64).unwrap_or(0);
+    json!({
+        "prompt_tokens": n("/input_tokens"),
+        "completion_tokens": n("/output_tokens"),
+        "total_tokens": n("/total_tokens").max(n("/input_tokens") + n("/output_tokens")),
+        "prompt_tokens_details": {"cached_tokens": n("/input_tokens_details/cached_tokens")},
+        "completion_tokens_details": {"reasoning_tokens": n("/output_tokens_details/reasoning_tokens")},
+    })
+}
+
+fn finish_reason(response: Option<&Value>, any_tool: bool) -> &'static str {
+    if any_tool {
+        return "tool_calls";
+    }
+    match response
+        .and_then(|r| r.pointer("/incomplete_details/reason"))
+        .and_then(Value::as_str)
+    {
+        Some("max_output_tokens") => "length",
+        Some("content_filter") => "content_filter",
+        _ => "stop",
+    }
+}
+
+/// Turns Responses events into chat chunks.
+pub struct ChunkTranslator {
+    id: String,
+    created: u64,
+    model: String,
+    include_usage: bool,
+    tool_index: HashMap<u64, usize>,
+    args_seen: HashSet<u64>,
+    text_seen: HashSet<u64>,
+    any_tool: bool,
+    /// The finish chunk was sent.
+    pub finished: bool,
+}
+
+impl ChunkTranslator {
+    /// For one request.
+    pub fn new(model: &str, include_usage: bool) -> Self {
+        Self {
+            id: format!("chatcmpl-{}", uuid::Uuid::new_v4().simple()),
+            created: crate::now_unix(),
+            model: model.to_owned(),
+            include_usage,
+            tool_index: HashMap::new(),
+            args_seen: HashSet::new(),
+            text_seen: HashSet::new(),
+            any_tool: false,
+            finished: false,
+        }
+    }
+
+    fn chunk(&self, delta: Value, finish: Option<&str>) -> Value {
+        json!({
+            "id": self.id, "object": "chat.completion.chunk", "created": self.created,
+            "model": self.model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        })
+    }
+
+    /// The opening chunk (role).
+    pub fn start(&self) -> Value {
+        self.chunk(json!({"role": "assistant", "content": ""}), None)
+    }
+
+    fn tool_slot(&mut self, output_index: u64) -> (usize, bool) {
+        let next = self.tool_index.len();
+        let mut fresh = false;
+        let idx = *self.tool_index.entry(output_index).or_insert_with(|| {
+            fresh = true;
+            next
+        });
+        self.any_tool = true;
+        (idx, fresh)
+    }
+
+    /// Chunks for one event.
+    pub fn on_event(&mut self, v: &Value) -> Vec<Value> {
+        let kind = v.get("type").and_then(Value::as_str).unwrap_or("");
+        let oi = v.get("output_index").and_then(Value::as_u64).unwrap_or(0);
+        let item = v.get("item").unwrap_or(&Value::Null);
+        let item_type = item.get("type").and_then(Value::as_str).unwrap_or("");
+        match kind {
+            "response.output_text.delta" => {
+                self.text_seen.insert(oi);
+                let d = v.get("delta").and_then(Value::as_str).unwrap_or("");
+                vec![self.chunk(json!({"content": d}), None)]
+            }
+            "response.reasoning_summary_text.delta" | "response.reasoning_text.delta" => {
+                let d = v.get("delta").and_then(Value::as_str).unwrap_or("");
+                vec![self.chunk(json!({"reasoning_content": d}), None)]
+            }
+            "response.output_item.added" if item_type == "function_call" => {
+                let (idx, _) = self.tool_slot(oi);
+                vec![self.chunk(
+                    json!({"tool_calls": [{
+                        "index": idx, "id": item.get("call_id"), "type": "function",
+                        "function": {"name": item.get("name"), "arguments": ""},
+                    }]}),
+                    None,
+                )]
+            }
+            "response.function_call_arguments.delta" => {
+                let (idx, _) = self.tool_slot(oi);
+                self.args_seen.insert(oi);
+                let d = v.get("delta").and_then(Value::as_str).unwrap_or("");
+                vec![self.chunk(
+                    json!({"tool_calls": [{"index": idx, "function": {"arguments": d}}]}),
+                    None,
+                )]
+            }
+            "response.output_item.done" if item_type == "function_call" => {
+                let (idx, fresh) = self.tool_slot(oi);
+                let mut out = Vec::new();
+                if fresh {
+                    out.push(self.chunk(
+                        json!({"tool_calls": [{
+                            "index": idx, "id": item.get("call_id"), "type": "function",
+                            "function": {"name": item.get("name"), "arguments": ""},
+                        }]}),
+                        None,
+                    ));
+                }
+                if !self.args_seen.contains(&oi) {
+                    out.push(self.chunk(
+                        json!({"tool_calls": [{"index": idx, "function": {"arguments": item.get("arguments").cloned().unwrap_or(json!(""))}}]}),
+                        None,
+                    ));
+                }
+                out
+            }
+            "response.output_item.done"
+                if item_type == "message" && !self.text_seen.contains(&oi) =>
+            {
+                let text = text_of(item.get("content").unwrap_or(&Value::Null));
+                if text.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![self.chunk(json!({"content": text}), None)]
+                }
+            }
+            "response.completed" | "response.incomplete" => {
+                self.finished = true;
+                let r = v.get("response");
+                let mut out = vec![self.chunk(json!({}), Some(finish_reason(r, self.any_tool)))];
+                if self.include_usage {
+                    let u = r
+                        .and_then(|r| r.get("usage"))
+                        .map(usage)
+                        .unwrap_or(Value::Null);
+                    out.push(json!({
+                        "id": self.id, "object": "chat.completion.chunk", "created": self.created,
+                        "model": self.model, "choices": [], "usage": u,
+                    }));
+                }
+                out
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+fn data_frame(v: &Value) -> Bytes {
+    Bytes::from(format!("data: {v}\n\n"))
+}
+
+fn error_data(e: &UpstreamError) -> Bytes {
+    data_frame(&ApiError::from(e.clone()).body())
+}
+
+/// A finished Responses stream → one `chat.completion`.
+pub fn completion(rec: &Recorder, model: &str) -> Value {
+    let mut content = String::new();
+    let mut reasoning = String::new();
+    let mut tool_calls = Vec::new();
+    for item in &rec.outcome.output {
+        match item.get("type").and_then(Value::as_str) {
+            Some("message") => {
+                content.push_str(&text_of(item.get("content").unwrap_or(&Value::Null)))
+            }
+            Some("reasoning") => {
+                reasoning.push_str(&text_of(item.get("summary").unwrap_or(&Value::Null)));
+            }
+            Some("function_call") => tool_calls.push(json!({
+                "id": item.get("call_id"), "type": "function",
+                "function": {"name": item.get("name"), "arguments": item.get("arguments")},
+            })),
+            _ => {}
+        }
+    }
+    let response = rec.outcome.response.as_ref();
+    let mut msg = json!({"role": "assistant", "content": if content.is_empty() && !tool_calls.is_empty() { Value::Null } else { json!(content) }});
+    if !tool_calls.is_empty() {
+        msg["tool_calls"] = json!(tool_calls);
+    }
+    if !reasoning.is_empty() {
+        msg["reasoning_content"] = json!(reasoning);
+    }
+    json!({
+        "id": format!("chatcmpl-{}", uuid::Uuid::new_v4().simple()),
+        "object": "chat.completion",
+        "created": crate::now_unix(),
+        "model": model,
+        "choices": [{"index": 0, "message": msg, "finish_reason": finish_reason(response, !tool_calls.is_empty())}],
+        "usage": response.and_then(|r| r.get("usage")).map(usage).unwrap_or(Value::Null),
+    })
+}
+
+/// The handler.
+pub async fn handle(gw: Arc<Gateway>, headers: HeaderMap, body: Bytes) -> Response {
+    let chat: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return ApiError::invalid(None, format!("The request body is not valid JSON: {e}"))
+                .into_response();
+        }
+    };
+    let wants_stream = chat.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    let include_usage = chat
+        .pointer("/stream_options/include_usage")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let conversation_for_log = responses::conversation_key(&headers, &chat);
+    gw.record(&conversation_for_log, "gateway-chat-request", &chat);
+    let generic = match to_responses(&chat, &gw) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let prepared = match responses::prepare(&gw, generic, &headers).await {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let model = prepared.model.clone();
+    let call = UpstreamCall {
+        endpoint: Endpoint::Responses,
+        body: prepared.body,
+        conversation: prepared.conversation,
+        relay_headers: Vec::new(),
+    };
+    gw.record(
+        &conversation_for_log,
+        "gateway-upstream-request",
+        &call.body,
+    );
+    let stream = match gw.send(call).await {
+        Ok(s) => s,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let headers = stream.headers.clone();
+    if !wants_stream {
+        let rec = responses::collect(stream).await;
+        gw.record_outcome(&conversation_for_log, &rec);
+        if let Some(e) = rec.outcome.error.clone() {
+            return ApiError::from(e).into_response();
+        }
+        return responses::with_headers(
+            axum::Json(completion(&rec, &model)).into_response(),
+            &headers,
+        );
+    }
+    let tr = ChunkTranslator::new(&model, include_usage);
+    let first = data_frame(&tr.start());
+    let body = futures_util::stream::unfold(
+        (stream.events, tr, Some(first), false),
+        |(mut events, mut tr, first, done)| async move {
+            if let Some(f) = first {
+                return Some((vec![f], (events, tr, None, false)));
+            }
+            if done {
+                return None;
+            }
+            let frames = match events.next().await {
+                Some(Ok(ev)) => {
+                    let Ok(v) = serde_json::from_str::<Value>(&ev.data) else {
+                        return Some((Vec::new(), (events, tr, None, false)));
+                    };
+                    let kind = v.get("type").and_then(Value::as_str).unwrap_or("");
+                    if matches!(kind, "response.failed" | "error") {
+                        let mut rec = Recorder::default();
+                        rec.see(&ev);
+                        let e = rec.outcome.error.unwrap_or_else(unfinished);
+                        return Some((
+                            vec![error_data(&e), Bytes::from("data: [DONE]\n\n")],
+                            (events, tr, None, true),
+                        ));
+                    }
+                    let mut frames: Vec<Bytes> = tr.on_event(&v).iter().map(data_frame).collect();
+                    if tr.finished {
+                        frames.push(Bytes::from("data: [DONE]\n\n"));
+                        return Some((frames, (events, tr, None, true)));
+                    }
+                    frames
+                }
+                Some(Err(e)) => {
+                    return Some((
+                        vec![error_data(&e), Bytes::from("data: [DONE]\n\n")],
+                        (events, tr, None, true),
+                    ));
+                }
+                None => {
+                    return Some((
+                        vec![error_data(&unfinished()), Bytes::from("data: [DONE]\n\n")],
+                        (events, tr, None, true),
+                    ));
+                }
+            };
+            Some((frames, (events, tr, None, false)))
+        },
+    )
+    .flat_map(|frames| {
+        futures_util::stream::iter(frames.into_iter().map(Ok::<_, std::convert::Infallible>))
+    });
+    sse_response(Body::from_stream(body), &headers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tool_calls_stream_as_argument_deltas_with_one_finish() {
+        let mut t = ChunkTranslator::new("m", true);
+        let mut chunks = Vec::new();
+        for ev in [
+            json!({"type":"response.output_item.added","output_index":0,"item":{"type":"function_call","call_id":"call_1","name":"get_weather","arguments":""}}),
+            json!({"type":"response.function_call_arguments.delta","output_index":0,"delta":"{\"city\":"}),
+            json!({"type":"response.function_call_arguments.delta","output_index":0,"delta":"\"Oslo\"}"}),
+            json!({"type":"response.output_item.done","output_index":0,"item":{"type":"function_call","call_id":"call_1","name":"get_weather","arguments":"{\"city\":\"Oslo\"}"}}),
+            json!({"type":"response.completed","response":{"usage":{"input_tokens":5,"output_tokens":3,"total_tokens":8}}}),
+        ] {
+            chunks.extend(t.on_event(&ev));
+        }
+        assert_eq!(
+            chunks[0]["choices"][0]["delta"]["tool_calls"][0]["id"],
+            "call_1"
+        );
+        let args: String = chunks
+            .iter()
+            .filter_map(|c| {
+                c.pointer("/choices/0/delta/tool_calls/0/function/arguments")
+                    .and_then(Value::as_str)
+            })
+            .collect();
+        assert_eq!(args, "{\"city\":\"Oslo\"}");
+        let finishes: Vec<&Value> = chunks
+            .iter()
+            .filter_map(|c| c.pointer("/choices/0/finish_reason"))
+            .filter(|f| !f.is_null())
+            .collect();
+        assert_eq!(finishes, vec![&json!("tool_calls")]);
+        let last = chunks.last().unwrap();
+        assert_eq!(last["choices"], json!([]));
+        assert_eq!(last["usage"]["total_tokens"], 8);
+    }
+
+    #[test]
+    fn no_usage_chunk_unless_asked_and_text_only_in_done_is_sent() {
+        let mut t = ChunkTranslator::new("m", false);
+        let c = t.on_event(&json!({"type":"response.output_item.done","output_index":1,"item":{"type":"message","content":[{"type":"output_text","text":"hello"}]}}));
+        assert_eq!(c[0]["choices"][0]["delta"]["content"], "hello");
+        let c = t.on_event(&json!({"type":"response.completed","response":{}}));
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0]["choices"][0]["finish_reason"], "stop");
+    }
+}
