@@ -73,13 +73,6 @@ fn send_frame(writer: &Mutex<UnixStream>, msg: &ClientMessage) -> anyhow::Result
     Ok(())
 }
 
-/// How to reach the daemon.
-#[derive(Debug, Clone)]
-pub struct ConnectOptions {
-    /// Start the daemon if nobody answers.
-    pub autostart: bool,
-}
-
 /// Outcome of one connection attempt.
 pub enum Attempt {
     /// Connected and shook hands.
@@ -89,20 +82,6 @@ pub enum Attempt {
 }
 
 impl Client {
-    /// Connect, starting the daemon when allowed and needed.
-    pub fn connect(opts: &ConnectOptions) -> anyhow::Result<Client> {
-        let socket = codexd_proto::socket::socket_path();
-        match Self::try_connect(&socket)? {
-            Attempt::Connected(c) => Ok(c),
-            Attempt::NoDaemon if opts.autostart => crate::autostart::start_and_connect(&socket),
-            Attempt::NoDaemon => Err(Unreachable(format!(
-                "codexd is not running (no answer on {}); start it with `codexctl daemon start`, or drop --no-autostart / CODEXD_NO_AUTOSTART",
-                socket.display()
-            ))
-            .into()),
-        }
-    }
-
     /// One attempt: `NoDaemon` when nothing answers; an error for everything worse.
     pub fn try_connect(socket: &Path) -> anyhow::Result<Attempt> {
         match codexd_proto::socket::check_socket_dir(socket) {

@@ -9,6 +9,7 @@ mod autostart;
 mod cli;
 mod client;
 mod commands;
+mod connect;
 mod exit;
 mod render;
 

@@ -7,7 +7,7 @@ use codexd_proto::Request;
 use super::Ctx;
 use crate::autostart;
 use crate::cli::DaemonCommand;
-use crate::client::{Attempt, Client, ConnectOptions};
+use crate::client::{Attempt, Client};
 use crate::exit;
 
 /// Run a `daemon` subcommand.
@@ -51,7 +51,7 @@ fn report(ctx: &Ctx, running: bool, pid: Option<u32>, version: &str, socket: &st
 }
 
 fn start(ctx: &Ctx) -> anyhow::Result<u8> {
-    let c = Client::connect(&ConnectOptions { autostart: true })?;
+    let c = crate::connect::connect(crate::connect::Policy::always_start())?;
     report(ctx, true, Some(c.daemon_pid), &c.daemon_version, &c.socket);
     Ok(exit::OK)
 }

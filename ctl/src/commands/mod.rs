@@ -15,56 +15,29 @@ pub mod shell;
 mod status;
 
 use crate::cli::{Cli, Command};
-use crate::client::{Attempt, Client, ConnectOptions};
-use crate::exit::Unreachable;
+use crate::client::Client;
+use crate::connect::Policy;
 
 /// Options every command sees.
 pub struct Ctx {
     /// `--json`
     pub json: bool,
-    /// Start the daemon when needed.
-    pub autostart: bool,
-    /// What turned autostart off, as the user would undo it (for the "not running" message).
-    pub autostart_off_by: Option<&'static str>,
+    /// How to reach the daemon.
+    pub policy: Policy,
 }
 
 impl Ctx {
     /// From the parsed command line and the environment.
     pub fn new(cli: &Cli) -> Self {
-        let env_off = std::env::var("CODEXD_NO_AUTOSTART").is_ok_and(|v| !v.is_empty() && v != "0");
-        let autostart_off_by = match (cli.no_autostart, env_off) {
-            (true, true) => Some("drop --no-autostart and unset CODEXD_NO_AUTOSTART"),
-            (true, false) => Some("drop --no-autostart"),
-            (false, true) => Some("unset CODEXD_NO_AUTOSTART"),
-            (false, false) => None,
-        };
         Self {
             json: cli.json,
-            autostart: autostart_off_by.is_none(),
-            autostart_off_by,
+            policy: Policy::new(cli.no_autostart),
         }
     }
 
-    /// Connect to the daemon (starting it if allowed: itself, or through the installed
-    /// service). A "not running" error names only what the user really did.
+    /// Connect to the daemon under this command line's policy ([`crate::connect`]).
     pub fn connect(&self) -> anyhow::Result<Client> {
-        let defers = service::defers_autostart();
-        if self.autostart && !defers {
-            return Client::connect(&ConnectOptions { autostart: true });
-        }
-        let socket = codexd_proto::socket::socket_path();
-        if let Attempt::Connected(c) = Client::try_connect(&socket)? {
-            return Ok(c);
-        }
-        if self.autostart {
-            return service::start_installed_service(&socket);
-        }
-        Err(Unreachable(format!(
-            "codexd is not running (no answer on {}); start it with `codexctl daemon start`, or {} to let codexctl start it",
-            socket.display(),
-            self.autostart_off_by.unwrap_or("allow autostart")
-        ))
-        .into())
+        crate::connect::connect(self.policy)
     }
 }
 

@@ -20,7 +20,6 @@ use codexd_proto::{
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
-use tokio_util::sync::CancellationToken;
 
 use super::dispatch::handle;
 use crate::request::RequestCtx;
@@ -274,7 +273,9 @@ async fn run_request<W: AsyncWrite + Unpin>(
 ) -> bool {
     let (ev_tx, mut ev_rx) = mpsc::channel(EVENT_BUFFER);
     let (in_tx, in_rx) = mpsc::channel(4);
-    let cancel = CancellationToken::new();
+    // A child of the daemon's shutdown token: a stopping daemon ends every running request
+    // (a `logs -f`, a long ask, a waiting login) at once instead of waiting out the grace.
+    let cancel = svc.shutdown.child_token();
     let ctx = RequestCtx::new(ev_tx, in_rx, cancel.clone());
     // Cancelling the token on every exit path stops the actor's work when we stop listening.
     let _cancel_on_exit = cancel.clone().drop_guard();
@@ -291,6 +292,12 @@ async fn run_request<W: AsyncWrite + Unpin>(
                 }
                 let msg = match result {
                     Ok(reply) => ServerMessage::Reply(reply),
+                    Err(err) if err.code == ErrorCode::Cancelled && svc.shutdown.is_cancelled() => {
+                        ServerMessage::Error(WireError::new(
+                            ErrorCode::Busy,
+                            "codexd is shutting down, so this request was stopped and nothing was saved; run the command again (it starts codexd again).",
+                        ))
+                    }
                     Err(err) => ServerMessage::Error(err),
                 };
                 return send(wr, &msg).await;
