@@ -81,93 +81,17 @@ pub fn run(options: Options, activated: Option<OwnedFd>) -> anyhow::Result<()> {
     let result = system.block_on(async move {
         let listener = TokioListener::try_from(bound.listener)
             .context("cannot register the socket with the runtime")?;
-        let http = crate::http::client(Duration::from_secs(config.backend.connect_timeout_secs))
-            .context("cannot build the HTTP client")?;
         let shutdown = CancellationToken::new();
-        let request_log = RequestLog::new(
-            config.log.request_logging,
-            paths.request_log_dir(),
-            config.log.request_log_max_bytes,
-        );
-
-        let gateway_request_log = request_log.clone();
-        let auth = {
-            let deps = AuthDeps {
-                config: config.clone(),
-                paths: paths.clone(),
-                http: http.clone(),
-            };
-            Supervised::start(ActorKind::Auth, move || AuthActor::new(deps.clone()))
-        };
-        let backend = Backend::new(
-            http.clone(),
-            config.clone(),
-            auth.clone(),
-            Compat::new(config.backend.client_version.clone()),
-            request_log.clone(),
-        );
-        let instructions = {
-            let deps = InstructionDeps {
-                config: config.clone(),
-                paths: paths.clone(),
-                http: http.clone(),
-                backend: backend.clone(),
-            };
-            Supervised::start(ActorKind::Instructions, move || {
-                InstructionCacheActor::new(deps.clone())
-            })
-        };
-        let sessions = {
-            let deps = SessionDeps {
-                config: config.clone(),
-                paths: paths.clone(),
-                backend: backend.clone(),
-                instructions: instructions.clone(),
-            };
-            Supervised::start(ActorKind::Sessions, move || {
-                SessionRegistry::new(deps.clone())
-            })
-        };
-        let log = {
-            let live = live_log;
-            Supervised::start(ActorKind::Log, move || {
-                LogActor::new(live.clone(), request_log.clone())
-            })
-        };
-        let gateway = Arc::new(
-            crate::gateway::Gateway::new(
-                config.gateway.clone(),
-                Arc::new(crate::gateway::backend_port::BackendPort::new(
-                    backend.clone(),
-                    instructions.clone(),
-                    config.clone(),
-                )),
-                paths.data_dir.join("gateway.key"),
-            )
-            .with_request_log(gateway_request_log),
-        );
-        crate::gateway::listeners::start(
-            &gateway,
-            &socket_for_status,
-            paths.state_dir.join("gateway-tcp"),
-            shutdown.clone(),
-        )
-        .await;
-        let svc = Arc::new(Services {
-            config: config.clone(),
+        let svc = start_services(Start {
+            config,
             config_path,
             paths,
             socket: socket_for_status,
             socket_activated: bound.activated,
-            started: Instant::now(),
-            test_hooks: std::env::var("CODEXD_TEST_HOOKS").is_ok_and(|v| v == "1"),
+            live_log,
             shutdown: shutdown.clone(),
-            auth,
-            instructions,
-            sessions,
-            log,
-            gateway,
-        });
+        })
+        .await?;
 
         spawn_signal_handlers(shutdown.clone())?;
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
@@ -184,6 +108,115 @@ pub fn run(options: Options, activated: Option<OwnedFd>) -> anyhow::Result<()> {
     // The listener unlinked its socket file when it dropped (an adopted one is left alone).
     drop(log_guard);
     result
+}
+
+/// What [`start_services`] builds on.
+struct Start {
+    config: Arc<Config>,
+    config_path: std::path::PathBuf,
+    paths: Paths,
+    socket: std::path::PathBuf,
+    socket_activated: bool,
+    live_log: crate::log::live::LiveLog,
+    shutdown: CancellationToken,
+}
+
+/// The backend client, the supervised actors and the gateway (listening), in dependency
+/// order: tokens → backend client → catalog → conversations → logs → gateway.
+async fn start_services(s: Start) -> anyhow::Result<Arc<Services>> {
+    let Start {
+        config,
+        config_path,
+        paths,
+        socket,
+        socket_activated,
+        live_log,
+        shutdown,
+    } = s;
+    let http = crate::http::client(Duration::from_secs(config.backend.connect_timeout_secs))
+        .context("cannot build the HTTP client")?;
+    let request_log = RequestLog::new(
+        config.log.request_logging,
+        paths.request_log_dir(),
+        config.log.request_log_max_bytes,
+    );
+    let auth = {
+        let deps = AuthDeps {
+            config: config.clone(),
+            paths: paths.clone(),
+            http: http.clone(),
+        };
+        Supervised::start(ActorKind::Auth, move || AuthActor::new(deps.clone()))
+    };
+    let backend = Backend::new(
+        http.clone(),
+        config.clone(),
+        auth.clone(),
+        Compat::new(config.backend.client_version.clone()),
+        request_log.clone(),
+    );
+    let instructions = {
+        let deps = InstructionDeps {
+            config: config.clone(),
+            paths: paths.clone(),
+            http: http.clone(),
+            backend: backend.clone(),
+        };
+        Supervised::start(ActorKind::Instructions, move || {
+            InstructionCacheActor::new(deps.clone())
+        })
+    };
+    let sessions = {
+        let deps = SessionDeps {
+            config: config.clone(),
+            paths: paths.clone(),
+            backend: backend.clone(),
+            instructions: instructions.clone(),
+        };
+        Supervised::start(ActorKind::Sessions, move || {
+            SessionRegistry::new(deps.clone())
+        })
+    };
+    let log = {
+        let request_log = request_log.clone();
+        Supervised::start(ActorKind::Log, move || {
+            LogActor::new(live_log.clone(), request_log.clone())
+        })
+    };
+    let gateway = Arc::new(
+        crate::gateway::Gateway::new(
+            config.gateway.clone(),
+            Arc::new(crate::gateway::backend_port::BackendPort::new(
+                backend,
+                instructions.clone(),
+                config.clone(),
+            )),
+            paths.data_dir.join("gateway.key"),
+        )
+        .with_request_log(request_log),
+    );
+    crate::gateway::listeners::start(
+        &gateway,
+        &socket,
+        paths.state_dir.join("gateway-tcp"),
+        shutdown.clone(),
+    )
+    .await;
+    Ok(Arc::new(Services {
+        config,
+        config_path,
+        paths,
+        socket,
+        socket_activated,
+        started: Instant::now(),
+        test_hooks: std::env::var("CODEXD_TEST_HOOKS").is_ok_and(|v| v == "1"),
+        shutdown,
+        auth,
+        instructions,
+        sessions,
+        log,
+        gateway,
+    }))
 }
 
 /// Delete temp files of atomic writes a crash interrupted (one may hold a live refresh token).

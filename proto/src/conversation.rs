@@ -175,6 +175,24 @@ pub struct AskRequest {
     pub mode: AskMode,
 }
 
+impl AskRequest {
+    /// A request with every option left to the daemon's defaults (model, effort, verbosity
+    /// from the catalog and config; no piped context, no extra instructions).
+    pub fn new(prompt: impl Into<String>, session: SessionSelector, mode: AskMode) -> Self {
+        Self {
+            prompt: prompt.into(),
+            context: None,
+            session,
+            model: None,
+            effort: None,
+            verbosity: None,
+            reasoning_summaries: false,
+            developer_instructions: None,
+            mode,
+        }
+    }
+}
+
 /// Streamed progress of a turn.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum AskEvent {

@@ -211,17 +211,7 @@ pub fn suggest(args: SuggestArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     } else {
         AskMode::SuggestCommand(context)
     };
-    let request = Request::Ask(AskRequest {
-        prompt: line,
-        context: None,
-        session: SessionSelector::Ephemeral,
-        model: None,
-        effort: None,
-        verbosity: None,
-        reasoning_summaries: false,
-        developer_instructions: None,
-        mode,
-    });
+    let request = Request::Ask(AskRequest::new(line, SessionSelector::Ephemeral, mode));
     let timeout = std::env::var(TIMEOUT_ENV)
         .ok()
         .and_then(|v| v.trim().parse::<f64>().ok())

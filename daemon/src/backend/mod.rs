@@ -10,12 +10,14 @@
 //! - [`compat`] — the compatibility version (`client_version`, `version`).
 //! - [`routing`] — `wham/accounts/check`: workspace origin and routing override.
 //! - [`stream`] — SSE parsing into typed and raw events, idle timeout.
+//! - [`items`] — what input items must look like to a backend that stores nothing.
 //! - [`errors`] — failures → wire errors that say what to do; [`retry`] — retry policy;
 //!   [`limits`] — the `x-codex-*` usage headers.
 
 pub mod compat;
 pub mod errors;
 pub mod headers;
+pub mod items;
 pub mod limits;
 pub mod retry;
 pub mod routing;

@@ -139,18 +139,6 @@ pub fn message(role: &str, text: &str) -> Value {
     json!({ "type": "message", "role": role, "content": [text_part(role, text)] })
 }
 
-/// Remove every `id` (the backend stores nothing and cannot resolve one it issued).
-pub fn strip_ids(v: &mut Value) {
-    match v {
-        Value::Object(m) => {
-            m.remove("id");
-            m.values_mut().for_each(strip_ids);
-        }
-        Value::Array(a) => a.iter_mut().for_each(strip_ids),
-        _ => {}
-    }
-}
-
 /// Normalise one input item: `system` → `developer`, a missing `type` on a message, string
 /// content into parts.
 fn normalise_item(mut item: Value) -> Value {
@@ -386,7 +374,7 @@ pub async fn prepare(
         obj.insert("prompt_cache_key".into(), json!(conversation));
     }
     let mut sent = items;
-    sent.iter_mut().for_each(strip_ids);
+    sent.iter_mut().for_each(crate::backend::items::strip_ids);
     upstream_input.extend(sent);
     obj.insert("input".into(), Value::Array(upstream_input));
     Ok(Prepared {

@@ -111,19 +111,6 @@ pub fn assistant_message(text: &str) -> Value {
     })
 }
 
-/// Remove every `id` field (at any depth): the backend stores nothing, so an id it sees
-/// makes it fail with "Item with id … not found".
-pub fn strip_ids(v: &mut Value) {
-    match v {
-        Value::Object(m) => {
-            m.remove("id");
-            m.values_mut().for_each(strip_ids);
-        }
-        Value::Array(a) => a.iter_mut().for_each(strip_ids),
-        _ => {}
-    }
-}
-
 /// Whether a finished output item belongs in the history (messages and reasoning; anything
 /// else — tool calls we never offered, item references — is dropped).
 pub fn keep_in_history(item: &Value) -> bool {
@@ -207,17 +194,6 @@ mod tests {
         };
         assert_eq!(prefix(&first, 2), prefix(&second, 2));
         assert_eq!(second["input"][3]["content"][0]["text"], "two");
-    }
-
-    #[test]
-    fn ids_are_stripped_everywhere() {
-        let mut item =
-            json!({"id": "rs_1", "type": "reasoning", "summary": [{"id": "x", "text": "t"}]});
-        strip_ids(&mut item);
-        assert_eq!(
-            item,
-            json!({"type": "reasoning", "summary": [{"text": "t"}]})
-        );
     }
 
     #[test]

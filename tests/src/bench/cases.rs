@@ -594,37 +594,21 @@ impl Bench {
 
 /// An ask request in chat mode.
 pub fn ask(prompt: &str, session: SessionSelector) -> Request {
-    Request::Ask(AskRequest {
-        prompt: prompt.into(),
-        context: None,
-        session,
-        model: None,
-        effort: None,
-        verbosity: None,
-        reasoning_summaries: false,
-        developer_instructions: None,
-        mode: AskMode::Chat,
-    })
+    Request::Ask(AskRequest::new(prompt, session, AskMode::Chat))
 }
 
 /// A suggest request, as the shell binding sends it.
 pub fn suggest(line: &str) -> Request {
-    Request::Ask(AskRequest {
-        prompt: line.into(),
-        context: None,
-        session: SessionSelector::Ephemeral,
-        model: None,
-        effort: None,
-        verbosity: None,
-        reasoning_summaries: false,
-        developer_instructions: None,
-        mode: AskMode::SuggestCommand(ShellContext {
+    Request::Ask(AskRequest::new(
+        line,
+        SessionSelector::Ephemeral,
+        AskMode::SuggestCommand(ShellContext {
             shell: "bash".into(),
             os: "Linux".into(),
             cwd: "/".into(),
             last_status: None,
         }),
-    })
+    ))
 }
 
 /// One ask on a fresh connection; the answer text.

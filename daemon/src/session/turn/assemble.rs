@@ -23,7 +23,7 @@ pub fn assemble(
         .into_iter()
         .filter(request::keep_in_history)
         .map(|mut item| {
-            request::strip_ids(&mut item);
+            crate::backend::items::strip_ids(&mut item);
             item
         })
         .collect();
@@ -67,15 +67,8 @@ mod tests {
 
     fn req(mode: AskMode, context: Option<&str>) -> AskRequest {
         AskRequest {
-            prompt: "list files".into(),
             context: context.map(str::to_owned),
-            session: SessionSelector::Ephemeral,
-            model: None,
-            effort: None,
-            verbosity: None,
-            reasoning_summaries: false,
-            developer_instructions: None,
-            mode,
+            ..AskRequest::new("list files", SessionSelector::Ephemeral, mode)
         }
     }
 

@@ -225,17 +225,7 @@ mod tests {
     }
 
     fn ask() -> AskRequest {
-        AskRequest {
-            prompt: "hi".into(),
-            context: None,
-            session: SessionSelector::Ephemeral,
-            model: None,
-            effort: None,
-            verbosity: None,
-            reasoning_summaries: false,
-            developer_instructions: None,
-            mode: AskMode::Chat,
-        }
+        AskRequest::new("hi", SessionSelector::Ephemeral, AskMode::Chat)
     }
 
     #[test]
