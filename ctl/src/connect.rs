@@ -3,9 +3,19 @@
 //! is one, else by spawning `codexd` ([`crate::autostart`]) — unless autostart is off, in
 //! which case the error names exactly what the user did to turn it off.
 
+use std::path::Path;
+
 use crate::client::{Attempt, Client};
-use crate::commands::service;
 use crate::exit::Unreachable;
+
+/// An installed service manager that starts codexd on demand (implemented by
+/// `commands::service`, which knows systemd and launchd).
+pub trait ServiceManager {
+    /// A service is installed and should start the daemon rather than codexctl.
+    fn defers_autostart(&self) -> bool;
+    /// Have the service start the daemon, then connect.
+    fn start_and_connect(&self, socket: &Path) -> anyhow::Result<Client>;
+}
 
 /// How to reach the daemon.
 #[derive(Debug, Clone, Copy)]
@@ -41,8 +51,8 @@ impl Policy {
     }
 }
 
-/// Connect under `policy`.
-pub fn connect(policy: Policy) -> anyhow::Result<Client> {
+/// Connect under `policy`; `service` starts the daemon when one is installed.
+pub fn connect(policy: Policy, service: &dyn ServiceManager) -> anyhow::Result<Client> {
     let socket = codexd_proto::socket::socket_path();
     if let Attempt::Connected(c) = Client::try_connect(&socket)? {
         return Ok(c);
@@ -55,8 +65,8 @@ pub fn connect(policy: Policy) -> anyhow::Result<Client> {
         ))
         .into());
     }
-    if service::defers_autostart() {
-        return service::start_installed_service(&socket);
+    if service.defers_autostart() {
+        return service.start_and_connect(&socket);
     }
     crate::autostart::start_and_connect(&socket)
 }

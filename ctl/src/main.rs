@@ -1,8 +1,9 @@
 //! `codexctl` — the small synchronous client of codexd. No async runtime, no HTTP: it frames
 //! a request, streams the reply, and exits. Errors are printed once, here.
 //!
-//! Layout: [`cli`] (the command line), [`client`] (socket, handshake, requests),
-//! [`autostart`] (starting the daemon), [`commands`] (one module per subcommand),
+//! Layout: [`cli`] (the command line and its dispatch), [`commands`] (one module per
+//! subcommand, with its arguments), [`values`] (shared typed values), [`connect`] (the connect
+//! policy), [`client`] (socket, handshake, requests), [`autostart`] (starting the daemon),
 //! [`render`] (text output), [`exit`] (exit codes).
 
 mod autostart;
@@ -12,6 +13,7 @@ mod commands;
 mod connect;
 mod exit;
 mod render;
+mod values;
 
 use std::process::ExitCode;
 
@@ -20,8 +22,8 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     cli::refuse_idle_flags(&cli);
-    let ctx = commands::Ctx::new(&cli);
-    match commands::run(cli.command, &ctx) {
+    let ctx = commands::Ctx::new(cli.json, cli.no_autostart);
+    match cli::run(cli.command, &ctx) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             render::restore_terminal();

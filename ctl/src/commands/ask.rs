@@ -24,9 +24,46 @@ use codexd_proto::{ErrorCode, Event, Reply, Request, WireError};
 use serde_json::json;
 
 use super::Ctx;
-use crate::cli::AskArgs;
 use crate::client::unexpected;
 use crate::render;
+use crate::values::{EFFORT_HINTS, Hinted};
+use clap::Args;
+use clap::builder::TypedValueParser;
+
+/// `ask`
+#[derive(Args, Debug)]
+pub struct AskArgs {
+    /// The prompt (stdin, when piped, is added as context).
+    pub prompt: Vec<String>,
+    /// Use (or create) the named conversation.
+    #[arg(long, short = 's')]
+    pub session: Option<String>,
+    /// Start a fresh conversation.
+    #[arg(long, short = 'n')]
+    pub new: bool,
+    /// Model to use.
+    #[arg(long, short = 'm')]
+    pub model: Option<String>,
+    /// Reasoning effort: any level the model lists (`codexctl models`), e.g. low, medium,
+    /// high, xhigh, max, ultra; a known level it lacks is clamped, with a notice.
+    #[arg(long, short = 'e', value_parser = Hinted(EFFORT_HINTS).try_map(|s| s.parse::<codexd_proto::conversation::Effort>()))]
+    pub effort: Option<codexd_proto::conversation::Effort>,
+    /// Verbosity: low, medium, high (default: the model's).
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(["low", "medium", "high"]).try_map(|s| s.parse::<codexd_proto::conversation::Verbosity>()))]
+    pub verbosity: Option<codexd_proto::conversation::Verbosity>,
+    /// Extra instructions for this turn, from a file.
+    #[arg(long, value_name = "FILE")]
+    pub instructions_file: Option<std::path::PathBuf>,
+    /// Show reasoning summaries on stderr.
+    #[arg(long)]
+    pub reasoning: bool,
+    /// Show token usage after the answer.
+    #[arg(long)]
+    pub usage: bool,
+    /// Print the raw text even on a terminal (no Markdown rendering).
+    #[arg(long)]
+    pub raw: bool,
+}
 
 /// Help text for the session rule (shown in `ask --help` via the module doc, and here).
 pub const SESSION_RULE: &str = "A plain `ask` continues the current conversation of this terminal and directory \

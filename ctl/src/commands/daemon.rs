@@ -6,9 +6,24 @@ use codexd_proto::Request;
 
 use super::Ctx;
 use crate::autostart;
-use crate::cli::DaemonCommand;
 use crate::client::{Attempt, Client};
 use crate::exit;
+use clap::Subcommand;
+
+/// `daemon`
+#[derive(Subcommand, Debug)]
+pub enum DaemonCommand {
+    /// Start the daemon in the background (no-op when running).
+    Start,
+    /// Stop the daemon.
+    Stop,
+    /// Stop, then start.
+    Restart,
+    /// Is it running? (exit 0 yes, 3 no)
+    Status,
+    /// Run the daemon in the foreground (execs codexd).
+    Run,
+}
 
 /// Run a `daemon` subcommand.
 pub fn run(cmd: DaemonCommand, ctx: &Ctx) -> anyhow::Result<u8> {
@@ -51,7 +66,10 @@ fn report(ctx: &Ctx, running: bool, pid: Option<u32>, version: &str, socket: &st
 }
 
 fn start(ctx: &Ctx) -> anyhow::Result<u8> {
-    let c = crate::connect::connect(crate::connect::Policy::always_start())?;
+    let c = crate::connect::connect(
+        crate::connect::Policy::always_start(),
+        &super::service::Installed,
+    )?;
     report(ctx, true, Some(c.daemon_pid), &c.daemon_version, &c.socket);
     Ok(exit::OK)
 }

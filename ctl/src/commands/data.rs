@@ -4,9 +4,32 @@ use codexd_proto::data::DataRequest;
 use codexd_proto::{Reply, Request};
 
 use super::Ctx;
-use crate::cli::DataCommand;
 use crate::client::unexpected;
 use crate::render;
+use clap::Subcommand;
+
+/// `data`
+#[derive(Subcommand, Debug)]
+pub enum DataCommand {
+    /// Every place codexd stores something, with sizes.
+    List,
+    /// Delete stored data (credentials only through `logout`); say what.
+    #[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["logs", "cache", "sessions", "all"])))]
+    Purge {
+        /// Log files and request logs.
+        #[arg(long)]
+        logs: bool,
+        /// Instruction and model caches.
+        #[arg(long)]
+        cache: bool,
+        /// Stored conversations.
+        #[arg(long)]
+        sessions: bool,
+        /// All of the above.
+        #[arg(long)]
+        all: bool,
+    },
+}
 
 /// Run `data`.
 pub fn run(cmd: DataCommand, ctx: &Ctx) -> anyhow::Result<u8> {

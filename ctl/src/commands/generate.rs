@@ -2,16 +2,30 @@
 
 use std::io::Write as _;
 
-use clap::CommandFactory as _;
+use clap::Subcommand;
 
-use crate::cli::{Cli, GenerateCommand};
+/// `generate`
+#[derive(Subcommand, Debug)]
+pub enum GenerateCommand {
+    /// Shell completions.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Man pages into a directory.
+    Man {
+        /// Output directory.
+        dir: std::path::PathBuf,
+    },
+}
 
-/// Run `generate`.
-pub fn run(cmd: GenerateCommand) -> anyhow::Result<u8> {
+/// Run `generate` for `full`, the whole command line's definition.
+pub fn run(cmd: GenerateCommand, full: clap::Command) -> anyhow::Result<u8> {
     match cmd {
         GenerateCommand::Completions { shell } => {
             let mut out = std::io::stdout().lock();
-            let mut cmd = completion_command();
+            let mut cmd = completion_command(&full);
             clap_complete::generate(shell, &mut cmd, "codexctl", &mut out);
             if shell == clap_complete::Shell::Fish {
                 out.write_all(fish_positionals(&cmd).as_bytes())?;
@@ -19,7 +33,7 @@ pub fn run(cmd: GenerateCommand) -> anyhow::Result<u8> {
         }
         GenerateCommand::Man { dir } => {
             std::fs::create_dir_all(&dir)?;
-            clap_mangen::generate_to(Cli::command(), &dir)?;
+            clap_mangen::generate_to(full, &dir)?;
         }
     }
     Ok(crate::exit::OK)
@@ -29,8 +43,7 @@ pub fn run(cmd: GenerateCommand) -> anyhow::Result<u8> {
 /// arguments alike, so hidden subcommands are dropped here (only top-level ones exist), and the
 /// global `--json` / `--no-autostart` are given to every subcommand except `shell-init`,
 /// which refuses them.
-fn completion_command() -> clap::Command {
-    let full = Cli::command();
+fn completion_command(full: &clap::Command) -> clap::Command {
     let globals: Vec<clap::Arg> = full
         .get_arguments()
         .filter(|a| a.is_global_set())
@@ -107,10 +120,11 @@ fn fish_positionals(cmd: &clap::Command) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory as _;
 
     fn completions(shell: clap_complete::Shell) -> String {
         let mut out = Vec::new();
-        let mut cmd = completion_command();
+        let mut cmd = completion_command(&crate::cli::Cli::command());
         clap_complete::generate(shell, &mut cmd, "codexctl", &mut out);
         let mut text = String::from_utf8(out).expect("utf-8");
         if shell == clap_complete::Shell::Fish {

@@ -7,9 +7,34 @@ use codexd_proto::instructions::{
 use codexd_proto::{Reply, Request};
 
 use super::Ctx;
-use crate::cli::{InstructionsArgs, ModelsArgs};
 use crate::client::unexpected;
 use crate::render;
+use clap::Args;
+
+/// `instructions`
+#[derive(Args, Debug)]
+pub struct InstructionsArgs {
+    /// Model (default: the configured one).
+    #[arg(long, short = 'm')]
+    pub model: Option<String>,
+    /// Print the text itself.
+    #[arg(long)]
+    pub show: bool,
+    /// Revalidate with GitHub now.
+    #[arg(long)]
+    pub refresh: bool,
+}
+
+/// `models`
+#[derive(Args, Debug)]
+pub struct ModelsArgs {
+    /// Revalidate the catalogs now.
+    #[arg(long)]
+    pub refresh: bool,
+    /// Also show hidden models and models your account is not offered.
+    #[arg(long)]
+    pub all: bool,
+}
 
 /// Run `instructions`.
 pub fn run(args: InstructionsArgs, ctx: &Ctx) -> anyhow::Result<u8> {

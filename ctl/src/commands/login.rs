@@ -8,9 +8,34 @@ use codexd_proto::auth::{LoginEvent, LoginMethod, LoginRequest};
 use codexd_proto::{Event, Reply, Request};
 
 use super::Ctx;
-use crate::cli::{LoginArgs, LogoutArgs};
 use crate::client::unexpected;
 use crate::render;
+use clap::Args;
+
+/// `login`
+#[derive(Args, Debug)]
+pub struct LoginArgs {
+    /// Device-code sign-in, for SSH and headless machines.
+    #[arg(long, conflicts_with_all = ["paste", "import_codex"])]
+    pub device: bool,
+    /// Print the URL and paste the final redirect URL back (no callback listener needed).
+    #[arg(long, conflicts_with_all = ["device", "import_codex"])]
+    pub paste: bool,
+    /// Import an existing Codex CLI sign-in (default $CODEX_HOME/auth.json or ~/.codex/auth.json).
+    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "")]
+    pub import_codex: Option<String>,
+    /// Never try to open a browser (the URL is printed either way).
+    #[arg(long)]
+    pub no_browser: bool,
+}
+
+/// `logout`
+#[derive(Args, Debug)]
+pub struct LogoutArgs {
+    /// Delete local credentials without revoking them; they stay valid at OpenAI until they expire.
+    #[arg(long)]
+    pub local_only: bool,
+}
 
 /// Run `login`.
 pub fn login(args: LoginArgs, ctx: &Ctx) -> anyhow::Result<u8> {

@@ -4,8 +4,29 @@ use codexd_proto::logs::{LogLine, LogsRequest};
 use codexd_proto::{Event, Reply, Request};
 
 use super::Ctx;
-use crate::cli::LogsArgs;
 use crate::client::unexpected;
+use clap::Args;
+use clap::builder::PossibleValuesParser;
+
+/// `logs`
+#[derive(Args, Debug)]
+pub struct LogsArgs {
+    /// Keep printing new lines.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// Minimum level: error, warn, info, debug, trace.
+    #[arg(long, value_parser = PossibleValuesParser::new(["error", "warn", "info", "debug", "trace"]))]
+    pub level: Option<String>,
+    /// Only lines since: unix seconds, or an age like 10m, 2h, 1d.
+    #[arg(long, value_parser = crate::commands::logs::parse_since)]
+    pub since: Option<u64>,
+    /// How many recent lines.
+    #[arg(long, short = 'n', default_value_t = 100)]
+    pub lines: u32,
+    /// Turn the opt-in request logs on or off (they hold prompts and answers).
+    #[arg(long, value_name = "on|off", value_parser = PossibleValuesParser::new(["on", "off"]))]
+    pub requests: Option<String>,
+}
 
 /// Run `logs`.
 pub fn run(args: LogsArgs, ctx: &Ctx) -> anyhow::Result<u8> {

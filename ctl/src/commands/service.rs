@@ -17,11 +17,30 @@ use anyhow::Context as _;
 use codexd_proto::{Reply, Request};
 
 use super::Ctx;
-use crate::cli::ServiceCommand;
 use crate::client::{Attempt, Client};
 use crate::exit;
 use crate::exit::Unreachable;
+use clap::Subcommand;
 use units::UnitFile;
+
+/// `service`
+#[derive(Subcommand, Debug)]
+pub enum ServiceCommand {
+    /// Write and enable the user service (systemd socket unit or launchd agent).
+    Install {
+        /// Show the files and commands without doing anything.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Disable and remove the user service.
+    Uninstall {
+        /// Show what would be done without doing anything.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Is the service installed and active?
+    Status,
+}
 
 /// Which service manager to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -516,6 +535,19 @@ fn status(manager: Manager, ctx: &Ctx) -> anyhow::Result<u8> {
     } else {
         exit::DAEMON
     })
+}
+
+/// The service manager installed on this machine, as [`crate::connect`] sees it.
+pub struct Installed;
+
+impl crate::connect::ServiceManager for Installed {
+    fn defers_autostart(&self) -> bool {
+        defers_autostart()
+    }
+
+    fn start_and_connect(&self, socket: &Path) -> anyhow::Result<Client> {
+        start_installed_service(socket)
+    }
 }
 
 /// Whether an installed service manager owns starting the daemon (then codexctl does not):

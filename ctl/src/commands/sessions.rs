@@ -4,9 +4,33 @@ use codexd_proto::conversation::{SessionDetail, SessionInfo, SessionsRequest};
 use codexd_proto::{Reply, Request};
 
 use super::Ctx;
-use crate::cli::SessionsCommand;
 use crate::client::unexpected;
 use crate::render;
+use clap::Subcommand;
+
+/// `sessions`
+#[derive(Subcommand, Debug)]
+pub enum SessionsCommand {
+    /// All conversations, most recent first.
+    List,
+    /// One conversation in full.
+    Show {
+        /// Name or id prefix.
+        name: String,
+    },
+    /// Delete a conversation.
+    Rm {
+        /// Name or id prefix.
+        name: String,
+    },
+    /// Rename a conversation.
+    Rename {
+        /// Current name or id prefix.
+        from: String,
+        /// New name.
+        to: String,
+    },
+}
 
 /// Run `sessions`.
 pub fn run(cmd: SessionsCommand, ctx: &Ctx) -> anyhow::Result<u8> {

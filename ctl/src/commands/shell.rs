@@ -18,8 +18,87 @@ use codexd_proto::conversation::{AskMode, AskRequest, SessionSelector, ShellCont
 use codexd_proto::{ErrorCode, Reply, Request, WireError, text};
 
 use super::Ctx;
-use crate::cli::{ShellInitArgs, SuggestArgs};
 use crate::exit;
+use crate::values::{ShellName, ShellName as Shell, ShellParser};
+use clap::Args;
+
+/// Extra `shell-init --help` text: how to load it, and why these default keys.
+pub const SHELL_INIT_HELP: &str = "\
+Load it from your shell's rc file (nothing is appended to any file for you):
+  bash  ~/.bashrc                   eval \"$(codexctl shell-init bash)\"
+  zsh   ~/.zshrc                    eval \"$(codexctl shell-init zsh)\"
+  fish  ~/.config/fish/config.fish  codexctl shell-init fish | source
+
+Type what you want at the prompt and press Alt-i: the line becomes one suggested command,
+cursor at the end, never run. Press Alt-i again (or undo in zsh/fish) for your request back.
+Alt-k prints an explanation below the line and leaves the line alone. Keys typed while
+waiting are kept and land after the suggestion. On an error, a timeout
+(CODEXD_SUGGEST_TIMEOUT, default 60 s) or Ctrl-C the line is restored. Control characters and
+escape sequences are stripped from suggestions and explanations: they are shown inert.
+
+Why Alt-i and Alt-k: both are unbound in the default emacs and vi-insert keymaps of bash,
+zsh and fish and are not taken by fzf, atuin or oh-my-zsh. Alt-g is taken (bash
+glob-complete-word, zsh get-line), Alt-e too (fish: edit in $EDITOR); Ctrl-L, Ctrl-R,
+Up and Tab are never used. On macOS, let the terminal send Option as Meta (Terminal:
+Profiles > Keyboard > Use Option as Meta key; iTerm2: Left Option key = Esc+).
+
+In vi-insert keymaps Escape is a key of its own, and Alt-i is Escape then i: Esc then i typed
+quickly would ask the model. So vi-insert gets keys that do not start with Escape: Ctrl-G
+(suggest) and Ctrl-K (explain), or --vi-key / --vi-explain-key (CODEXD_SHELL_VI_KEY,
+CODEXD_SHELL_VI_EXPLAIN_KEY); a --key that is not an Alt key is used there too.
+
+Keys are written like alt-i, ctrl-x ctrl-g or M-i. Refused: keys the shell or terminal needs
+(Enter, Tab, Ctrl-C/D/L/R/Z, flow control Ctrl-S/Ctrl-Q, Ctrl-\\, Ctrl-@, Escape) and Alt-[ /
+Alt-O, which start arrow and function keys. --no-bind defines the widgets only
+(bash/zsh: _codexd_suggest, _codexd_explain; fish: codexd_suggest, codexd_explain), for
+example: bindkey '^[s' _codexd_suggest";
+
+/// `shell-init`
+#[derive(Args, Debug)]
+pub struct ShellInitArgs {
+    /// bash, zsh or fish (a path such as $SHELL works too).
+    #[arg(value_parser = ShellParser)]
+    pub shell: ShellName,
+    /// Key for "suggest" (default Alt-i; also CODEXD_SHELL_KEY).
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
+    /// Key for "explain" (default Alt-k; also CODEXD_SHELL_EXPLAIN_KEY).
+    #[arg(long, value_name = "KEY")]
+    pub explain_key: Option<String>,
+    /// Key for "suggest" in vi-insert mode, never an Alt key (default Ctrl-G; also
+    /// CODEXD_SHELL_VI_KEY).
+    #[arg(long, value_name = "KEY")]
+    pub vi_key: Option<String>,
+    /// Key for "explain" in vi-insert mode, never an Alt key (default Ctrl-K; also
+    /// CODEXD_SHELL_VI_EXPLAIN_KEY).
+    #[arg(long, value_name = "KEY")]
+    pub vi_explain_key: Option<String>,
+    /// Define the widgets only; bind no keys.
+    #[arg(long)]
+    pub no_bind: bool,
+}
+
+/// `suggest` (hidden; the shell widgets call it)
+#[derive(Args, Debug)]
+pub struct SuggestArgs {
+    /// bash, zsh or fish.
+    #[arg(long, value_parser = ShellParser)]
+    pub shell: ShellName,
+    /// Explain instead of suggest.
+    #[arg(long)]
+    pub explain: bool,
+    /// Exit status of the previous command.
+    #[arg(long)]
+    pub last_status: Option<i32>,
+    /// Print what was typed while waiting first, framed by two RS characters.
+    #[arg(long)]
+    pub typeahead: bool,
+    /// Text to draw on the cursor's row while waiting (bash clears the row for a widget).
+    #[arg(long, value_name = "TEXT")]
+    pub redraw: Option<String>,
+    /// The command line (else stdin).
+    pub line: Option<String>,
+}
 
 pub use keys::{DEFAULT_EXPLAIN, DEFAULT_SUGGEST};
 
@@ -40,8 +119,6 @@ pub const TIMEOUT_ENV: &str = "CODEXD_SUGGEST_TIMEOUT";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Frames the type-ahead at the start of `suggest --typeahead` output (ASCII RS).
 const TYPEAHEAD_MARK: char = '\u{1e}';
-
-use crate::cli::ShellName as Shell;
 
 /// The keys one script binds: emacs-style keymaps (bash/zsh emacs, fish default) and
 /// vi-insert keymaps, where no key may start with Escape.
