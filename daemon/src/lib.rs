@@ -23,23 +23,23 @@
 pub mod auth;
 pub mod backend;
 pub mod config;
-pub mod data;
-pub mod endpoint_policy;
-pub mod fsutil;
+pub(crate) mod data;
+pub(crate) mod endpoint_policy;
+pub(crate) mod fsutil;
 pub mod gateway;
-pub mod hardening;
+pub(crate) mod hardening;
 pub mod http;
 pub mod instructions;
 pub mod log;
 pub mod paths;
-pub mod request;
+pub(crate) mod request;
 pub mod run;
 pub mod secret;
-pub mod server;
-pub mod services;
-pub mod session;
-pub mod status;
-pub mod supervisor;
+pub(crate) mod server;
+pub(crate) mod services;
+pub(crate) mod session;
+pub(crate) mod status;
+pub(crate) mod supervisor;
 
 /// Current time as unix seconds (the protocol crate's clock: one definition for both sides).
 pub use codexd_proto::human::now as now_unix;

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use codexd::session::stream::{EventSource, StreamBreak};
+use codexd::backend::stream::{EventSource, StreamBreak};
 use libfuzzer_sys::fuzz_target;
 
 fn events(chunks: Vec<Vec<u8>>) -> Vec<String> {

@@ -11,15 +11,15 @@
 //!
 //! Only one login runs at a time: a second one gets `Busy` (cancel the first with Ctrl-C).
 
-pub mod callback;
-pub mod core;
-pub mod device;
-pub mod import;
-pub mod jwt;
-pub mod login;
-pub mod oauth;
-pub mod paste;
-pub mod pkce;
+pub(crate) mod callback;
+pub(crate) mod core;
+pub(crate) mod device;
+pub(crate) mod import;
+pub(crate) mod jwt;
+pub(crate) mod login;
+pub(crate) mod oauth;
+pub(crate) mod paste;
+pub(crate) mod pkce;
 pub mod store;
 
 use std::sync::Arc;

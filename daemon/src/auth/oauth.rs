@@ -194,11 +194,6 @@ impl OAuth {
         }
     }
 
-    /// The issuer base URL.
-    pub fn issuer(&self) -> &str {
-        &self.issuer
-    }
-
     /// `{issuer}/oauth/authorize?...` with the parameters in upstream's order.
     pub fn authorize_url(&self, redirect_uri: &str, challenge: &str, state: &str) -> String {
         let params = [

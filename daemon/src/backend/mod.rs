@@ -15,12 +15,12 @@
 //!   [`limits`] — the `x-codex-*` usage headers.
 
 pub mod compat;
-pub mod errors;
-pub mod headers;
-pub mod items;
-pub mod limits;
-pub mod retry;
-pub mod routing;
+pub(crate) mod errors;
+pub(crate) mod headers;
+pub(crate) mod items;
+pub(crate) mod limits;
+pub(crate) mod retry;
+pub(crate) mod routing;
 pub mod stream;
 
 use std::sync::{Arc, Mutex, PoisonError};

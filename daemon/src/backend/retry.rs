@@ -58,11 +58,6 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         .map(Duration::from_secs_f64)
 }
 
-/// Whether an HTTP status is worth retrying (server-side trouble).
-pub fn is_retryable_status(status: u16) -> bool {
-    (500..600).contains(&status)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,6 +94,5 @@ mod tests {
         assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
         h.insert("retry-after-ms", HeaderValue::from_static("150"));
         assert_eq!(retry_after(&h), Some(Duration::from_millis(150)));
-        assert!(is_retryable_status(502) && !is_retryable_status(429));
     }
 }

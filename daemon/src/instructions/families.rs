@@ -40,6 +40,7 @@ pub struct Resolved {
 
 impl Families {
     /// The built-in table.
+    #[cfg(test)]
     pub fn builtin() -> Self {
         Self::from_rules(Vec::new())
     }
@@ -97,17 +98,6 @@ impl Families {
             unknown: rule.prefix.is_empty(),
             rule,
         }
-    }
-
-    /// Every distinct family name.
-    pub fn family_names(&self) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
-        for r in &self.rules {
-            if !out.contains(&r.family) {
-                out.push(r.family.clone());
-            }
-        }
-        out
     }
 
     /// Every distinct prompt file.

@@ -15,14 +15,14 @@
 //! The actor is a thin shell: every handler hands its work to the [`engine::Engine`] in a
 //! future, so the arbiter thread never waits on disk or network.
 
-pub mod cache;
-pub mod catalog;
+pub(crate) mod cache;
+pub(crate) mod catalog;
 pub mod engine;
 pub mod fallback;
-pub mod families;
-pub mod github;
-pub mod merge;
-pub mod watch;
+pub(crate) mod families;
+pub(crate) mod github;
+pub(crate) mod merge;
+pub(crate) mod watch;
 
 use std::sync::Arc;
 

@@ -7,8 +7,8 @@
 //! - [`redact`] — masking of URLs, headers and JSON before anything is logged.
 //! - [`RequestLog`] — opt-in request logs (prompts and answers on disk; off by default).
 
-pub mod live;
-pub mod redact;
+pub(crate) mod live;
+pub(crate) mod redact;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -32,30 +32,6 @@ pub fn is_sensitive_key(key: &str) -> bool {
     SENSITIVE_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key))
 }
 
-/// A URL with sensitive query values replaced by `***` (fragment dropped).
-pub fn url(raw: &str) -> String {
-    let Ok(mut parsed) = url::Url::parse(raw) else {
-        // Not a URL we can parse: keep only what precedes any query.
-        return raw.split(['?', '#']).next().unwrap_or_default().to_string();
-    };
-    parsed.set_fragment(None);
-    if parsed.query().is_some() {
-        let pairs: Vec<(String, String)> = parsed
-            .query_pairs()
-            .map(|(k, v)| {
-                let v = if is_sensitive_key(&k) {
-                    "***".to_string()
-                } else {
-                    v.into_owned()
-                };
-                (k.into_owned(), v)
-            })
-            .collect();
-        parsed.query_pairs_mut().clear().extend_pairs(pairs);
-    }
-    parsed.to_string()
-}
-
 /// Headers fit for a log: credentials removed, everything else kept.
 pub fn headers<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<(String, String)> {
     pairs
@@ -93,18 +69,6 @@ pub fn json(value: &serde_json::Value) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn masks_secret_query_values_and_keeps_the_rest() {
-        let u =
-            url("http://localhost:1455/auth/callback?code=abc123&state=s3cr3t&scope=openid#frag");
-        assert!(
-            !u.contains("abc123") && !u.contains("s3cr3t") && !u.contains("frag"),
-            "{u}"
-        );
-        assert!(u.contains("scope=openid"), "{u}");
-        assert_eq!(url("not a url?token=x"), "not a url");
-    }
 
     #[test]
     fn drops_credential_headers_and_masks_json() {

@@ -2,7 +2,7 @@
 //! after checking the directory and clearing a dead socket file left by a crash.
 
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -49,16 +49,6 @@ pub struct Bound {
     pub listener: SyncListener,
     /// Passed in by the service manager: never unlink its path.
     pub activated: bool,
-}
-
-/// Take the first socket passed by systemd, if any. Call this first thing in `main`, while
-/// the process is still single-threaded: it unsets `LISTEN_PID`/`LISTEN_FDS`.
-pub fn take_activated_fd() -> Option<OwnedFd> {
-    let fd: RawFd = sd_notify::listen_fds().ok()?.next()?;
-    // SAFETY: systemd passed this descriptor to this process (LISTEN_PID matched) and nothing
-    // else in the process has taken ownership of it.
-    #[allow(unsafe_code)]
-    Some(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// Adopt `activated`, or bind `path` (checking its directory and clearing a stale socket).

@@ -22,12 +22,12 @@ use crate::request::RequestCtx;
 
 /// Shared between the actor and the registry: is a turn running, when was the last one.
 #[derive(Debug)]
-pub struct Liveness {
+pub struct Activity {
     inflight: AtomicUsize,
     last_active: std::sync::Mutex<Instant>,
 }
 
-impl Default for Liveness {
+impl Default for Activity {
     fn default() -> Self {
         Self {
             inflight: AtomicUsize::new(0),
@@ -36,7 +36,7 @@ impl Default for Liveness {
     }
 }
 
-impl Liveness {
+impl Activity {
     /// Turns running or queued.
     pub fn inflight(&self) -> usize {
         self.inflight.load(Ordering::SeqCst)
@@ -55,7 +55,7 @@ impl Liveness {
 }
 
 /// Decrements the in-flight count however the turn ends.
-struct InflightGuard(Arc<Liveness>);
+struct InflightGuard(Arc<Activity>);
 
 impl Drop for InflightGuard {
     fn drop(&mut self) {
@@ -71,7 +71,7 @@ pub struct SessionActor {
     dir: PathBuf,
     /// `None` until loaded from disk; the lock is also the turn queue (tokio's mutex is fair).
     history: Arc<tokio::sync::Mutex<Option<History>>>,
-    live: Arc<Liveness>,
+    activity: Arc<Activity>,
     idle_stop: Duration,
 }
 
@@ -82,14 +82,14 @@ impl SessionActor {
         env: TurnEnv,
         dir: PathBuf,
         idle_stop: Duration,
-        live: Arc<Liveness>,
+        activity: Arc<Activity>,
     ) -> Self {
         Self {
             id,
             env,
             dir,
             history: Arc::new(tokio::sync::Mutex::new(None)),
-            live,
+            activity,
             idle_stop,
         }
     }
@@ -109,12 +109,12 @@ impl SessionActor {
     /// (stop) or it checks again when it would be.
     fn schedule_idle_check(&mut self, ctx: &mut Context<Self>, after: Duration) {
         ctx.run_later(after, |act, ctx| {
-            let idle = act.live.idle_for();
-            if act.live.inflight() == 0 && idle >= act.idle_stop {
+            let idle = act.activity.idle_for();
+            if act.activity.inflight() == 0 && idle >= act.idle_stop {
                 tracing::debug!(session = %act.id, "conversation idle; stopping its actor");
                 ctx.stop();
             } else {
-                let next = if act.live.inflight() > 0 {
+                let next = if act.activity.inflight() > 0 {
                     act.idle_stop
                 } else {
                     act.idle_stop
@@ -189,9 +189,9 @@ impl Handler<RunTurn> for SessionActor {
     type Result = ResponseFuture<Result<TurnDone, WireError>>;
 
     fn handle(&mut self, msg: RunTurn, _ctx: &mut Context<Self>) -> Self::Result {
-        self.live.inflight.fetch_add(1, Ordering::SeqCst);
-        self.live.touch();
-        let guard = InflightGuard(self.live.clone());
+        self.activity.inflight.fetch_add(1, Ordering::SeqCst);
+        self.activity.touch();
+        let guard = InflightGuard(self.activity.clone());
         let id = self.id.clone();
         let env = self.env.clone();
         let path = history::path(&self.dir, &self.id);

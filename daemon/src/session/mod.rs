@@ -9,15 +9,15 @@
 //! - [`actor`] — one conversation: turn queue, history in memory, idle stop.
 //! - [`turn`] — one turn: plan it (model, effort, instructions, shape), send it through the
 //!   [`crate::backend`] client, stream the answer, assemble the history entry.
-//! - [`request`] — the request body and its input items (CLI 0.171 shape);
+//! - [`body`] — the request body and its input items (CLI 0.171 shape);
 //!   [`history`] — the JSON-lines files; [`index`] — names, scopes, counters;
 //!   [`prompts`] — developer messages of the shell helpers.
 
 pub mod actor;
+pub mod body;
 pub mod history;
 pub mod index;
 pub mod prompts;
-pub mod request;
 pub mod turn;
 
 use std::collections::HashMap;
@@ -33,7 +33,7 @@ use codexd_proto::conversation::{
 use codexd_proto::status::ActorKind;
 use codexd_proto::{ErrorCode, WireError};
 
-use self::actor::{Liveness, RunTurn, SessionActor, StopSession, TurnDone};
+use self::actor::{Activity, RunTurn, SessionActor, StopSession, TurnDone};
 use self::index::{Entry, Index, IndexWriter, Lookup};
 use self::turn::{TurnEnv, TurnInput};
 use crate::backend::Backend;
@@ -65,27 +65,28 @@ struct Spawner {
 }
 
 impl Spawner {
-    fn start(&self, id: &str) -> Live {
-        let live = Arc::new(Liveness::default());
+    fn start(&self, id: &str) -> RunningSession {
+        let activity = Arc::new(Activity::default());
         let actor = SessionActor::new(
             id.to_owned(),
             self.env.clone(),
             self.dir.clone(),
             self.idle_stop,
-            live.clone(),
+            activity.clone(),
         );
-        Live {
+        RunningSession {
             addr: actor.start(),
-            live,
+            activity,
         }
     }
 }
 
-/// A running session actor.
+/// A running session actor and what it shares with the registry.
 #[derive(Clone)]
-struct Live {
+struct RunningSession {
     addr: Addr<SessionActor>,
-    live: Arc<Liveness>,
+    /// Turns in flight and the last activity (the actor updates it; `sessions rm` reads it).
+    activity: Arc<Activity>,
 }
 
 /// Owns the session actors and the index.
@@ -93,7 +94,8 @@ pub struct SessionRegistry {
     spawner: Spawner,
     index: Index,
     writer: Option<IndexWriter>,
-    live: HashMap<String, Live>,
+    /// Session actors by conversation id (some may have stopped since).
+    running: HashMap<String, RunningSession>,
 }
 
 impl SessionRegistry {
@@ -114,7 +116,7 @@ impl SessionRegistry {
             },
             index: Index::default(),
             writer: None,
-            live: HashMap::new(),
+            running: HashMap::new(),
         }
     }
 
@@ -126,16 +128,16 @@ impl SessionRegistry {
     }
 
     fn is_active(&self, id: &str) -> bool {
-        self.live.get(id).is_some_and(|l| l.addr.connected())
+        self.running.get(id).is_some_and(|l| l.addr.connected())
     }
 
     /// The live actor of a conversation, started when missing or stopped.
-    fn session(&mut self, id: &str) -> Live {
-        if let Some(l) = self.live.get(id).filter(|l| l.addr.connected()) {
+    fn session(&mut self, id: &str) -> RunningSession {
+        if let Some(l) = self.running.get(id).filter(|l| l.addr.connected()) {
             return l.clone();
         }
         let l = self.spawner.start(id);
-        self.live.insert(id.to_owned(), l.clone());
+        self.running.insert(id.to_owned(), l.clone());
         l
     }
 
@@ -385,7 +387,7 @@ impl Handler<Ask> for SessionRegistry {
         };
         Box::pin(fut.into_actor(self).map(move |(res, fresh), act, _ctx| {
             if let Some(f) = fresh {
-                act.live.insert(id.clone(), f);
+                act.running.insert(id.clone(), f);
             }
             match res {
                 Ok(done) => {
@@ -444,16 +446,16 @@ impl Handler<Sessions> for SessionRegistry {
                 Err(e) => Err(e),
                 Ok(id) => {
                     if self
-                        .live
+                        .running
                         .get(&id)
-                        .is_some_and(|l| l.addr.connected() && l.live.inflight() > 0)
+                        .is_some_and(|l| l.addr.connected() && l.activity.inflight() > 0)
                     {
                         Err(WireError::new(
                             ErrorCode::Busy,
                             "That conversation is answering a question right now; remove it when the answer is done.",
                         ))
                     } else {
-                        if let Some(l) = self.live.remove(&id) {
+                        if let Some(l) = self.running.remove(&id) {
                             l.addr.do_send(StopSession);
                         }
                         self.index.remove(&id);
@@ -508,7 +510,7 @@ impl Handler<Sessions> for SessionRegistry {
 impl Handler<Summary> for SessionRegistry {
     type Result = MessageResult<Summary>;
     fn handle(&mut self, _msg: Summary, _ctx: &mut Context<Self>) -> Self::Result {
-        let active = self.live.values().filter(|l| l.addr.connected()).count();
+        let active = self.running.values().filter(|l| l.addr.connected()).count();
         MessageResult(SessionsSummary {
             active: u32::try_from(active).unwrap_or(u32::MAX),
             stored: self.index.stored(),
@@ -526,7 +528,7 @@ impl Handler<Limits> for SessionRegistry {
 impl Handler<PurgeSessions> for SessionRegistry {
     type Result = ResponseActFuture<Self, Result<(), WireError>>;
     fn handle(&mut self, _msg: PurgeSessions, _ctx: &mut Context<Self>) -> Self::Result {
-        for (_, l) in self.live.drain() {
+        for (_, l) in self.running.drain() {
             l.addr.do_send(StopSession);
         }
         let ids: Vec<String> = self.index.sessions.keys().cloned().collect();

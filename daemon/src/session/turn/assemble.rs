@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::plan::TurnPlan;
 use super::send::Answer;
 use crate::session::history::Turn;
-use crate::session::{prompts, request};
+use crate::session::{body, prompts};
 
 /// The history entry and the client's outcome of a turn that completed.
 pub fn assemble(
@@ -21,7 +21,7 @@ pub fn assemble(
     let mut output: Vec<Value> = answer
         .items
         .into_iter()
-        .filter(request::keep_in_history)
+        .filter(body::keep_in_history)
         .map(|mut item| {
             crate::backend::items::strip_ids(&mut item);
             item
@@ -32,7 +32,7 @@ pub fn assemble(
         .iter()
         .any(|i| i.get("type").and_then(Value::as_str) == Some("message"));
     if !has_message && !text.is_empty() {
-        output.push(request::assistant_message(&text));
+        output.push(body::assistant_message(&text));
     }
     if matches!(req.mode, AskMode::SuggestCommand(_)) {
         text = prompts::clean_suggestion(&text);
@@ -78,7 +78,7 @@ mod tests {
             effort: None,
             clamped_from: None,
             lite: true,
-            new_items: vec![request::user_message("list files", None)],
+            new_items: vec![body::user_message("list files", None)],
             body: json!({}),
         }
     }
@@ -103,7 +103,7 @@ mod tests {
         );
         assert_eq!(turn.output.len(), 2);
         assert!(turn.output[0].get("id").is_none());
-        assert_eq!(turn.output[1], request::assistant_message("ls"));
+        assert_eq!(turn.output[1], body::assistant_message("ls"));
         assert!(turn.user.contains("[piped context]\nctx"));
         assert_eq!(outcome.text, "ls");
         assert_eq!(turn.at, 7);

@@ -11,8 +11,8 @@ use serde_json::Value;
 use super::TurnEnv;
 use crate::config::{BackendConfig, SummaryMode};
 use crate::instructions::{self, ResolvedInstructions};
+use crate::session::body::{self, TurnBody};
 use crate::session::prompts;
-use crate::session::request::{self, TurnBody};
 
 /// Everything a turn sends.
 #[derive(Debug, Clone)]
@@ -164,11 +164,11 @@ pub async fn plan(
         .as_deref()
         .filter(|s| !s.trim().is_empty())
     {
-        new_items.push(request::developer_message(extra));
+        new_items.push(body::developer_message(extra));
     }
-    new_items.push(request::user_message(&req.prompt, req.context.as_deref()));
+    new_items.push(body::user_message(&req.prompt, req.context.as_deref()));
     let mode = prompts::mode_message(&req.mode);
-    let body = request::body(&TurnBody {
+    let body = body::body(&TurnBody {
         model: &resolved.model,
         base_instructions: &resolved.text,
         mode_message: mode.as_deref(),
