@@ -362,29 +362,7 @@ impl Backend {
         let mut refreshed = false;
         let mut retries = 0u32;
         loop {
-            let (base, routing_override) = self.route(&access).await;
-            let url = format!("{base}{}", call.path);
-            let version = self.inner.compat.current().version;
-            let headers = headers::build(
-                &access,
-                &CallHeaders {
-                    version: &version,
-                    conversation: Some(call.conversation),
-                    lite: call.lite,
-                    routing_override: routing_override.as_deref(),
-                    streaming: call.streaming,
-                    relay: call.relay,
-                },
-            );
-            self.log_request(call, &headers).await;
-            let sent = self
-                .inner
-                .http
-                .post(&url)
-                .headers(headers)
-                .json(call.body)
-                .send()
-                .await;
+            let (url, sent) = self.attempt(call, &access).await;
             let resp = match sent {
                 Ok(r) => r,
                 Err(e) => {
@@ -411,18 +389,7 @@ impl Backend {
                 return Ok(resp);
             }
             let retry_after = retry::retry_after(resp.headers());
-            let resp_headers = headers::pairs(resp.headers());
-            let text = resp.text().await.unwrap_or_default();
-            self.inner
-                .request_log
-                .record_off_thread(
-                    call.conversation,
-                    &format!("response-{status}"),
-                    resp_headers.clone(),
-                    text.clone(),
-                )
-                .await;
-            tracing::info!(conversation = %call.conversation, status, "backend answered with an error");
+            let (resp_headers, text) = self.read_error_answer(call, status, resp).await;
             let failure = |error: WireError, unsupported_model: Option<String>| Failure {
                 error,
                 status: Some(status),
@@ -468,6 +435,62 @@ impl Backend {
                 HttpFailure::Fatal(err) => return Err(failure(err, None)),
             }
         }
+    }
+
+    /// One attempt at a call: the URL for the account's current route, and the backend's
+    /// answer (or the transport error), with the request logged when request logging is on.
+    async fn attempt(
+        &self,
+        call: &Call<'_>,
+        access: &Access,
+    ) -> (String, reqwest::Result<reqwest::Response>) {
+        let (base, routing_override) = self.route(access).await;
+        let url = format!("{base}{}", call.path);
+        let version = self.inner.compat.current().version;
+        let headers = headers::build(
+            access,
+            &CallHeaders {
+                version: &version,
+                conversation: Some(call.conversation),
+                lite: call.lite,
+                routing_override: routing_override.as_deref(),
+                streaming: call.streaming,
+                relay: call.relay,
+            },
+        );
+        self.log_request(call, &headers).await;
+        let sent = self
+            .inner
+            .http
+            .post(&url)
+            .headers(headers)
+            .json(call.body)
+            .send()
+            .await;
+        (url, sent)
+    }
+
+    /// Read an error answer in full (headers as pairs, body text) and put it in the request
+    /// log and the daemon log, for [`errors::classify_http`] to judge.
+    async fn read_error_answer(
+        &self,
+        call: &Call<'_>,
+        status: u16,
+        resp: reqwest::Response,
+    ) -> (Vec<(String, String)>, String) {
+        let resp_headers = headers::pairs(resp.headers());
+        let text = resp.text().await.unwrap_or_default();
+        self.inner
+            .request_log
+            .record_off_thread(
+                call.conversation,
+                &format!("response-{status}"),
+                resp_headers.clone(),
+                text.clone(),
+            )
+            .await;
+        tracing::info!(conversation = %call.conversation, status, "backend answered with an error");
+        (resp_headers, text)
     }
 
     /// Tell the client, then wait; a client that left ends the call.

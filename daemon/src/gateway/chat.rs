@@ -100,118 +100,26 @@ pub fn to_responses(chat: &Value, gw: &Gateway) -> Result<Value, ApiError> {
     };
     let mut input = Vec::new();
     for (i, m) in messages.iter().enumerate() {
-        let role = m.get("role").and_then(Value::as_str).unwrap_or("");
-        let content = m.get("content").unwrap_or(&Value::Null);
-        match role {
-            "system" | "developer" => input.push(message("developer", &text_of(content))),
-            "user" => input
-                .push(json!({"type": "message", "role": "user", "content": user_parts(content)})),
-            "assistant" => {
-                let text = text_of(content);
-                if !text.is_empty() {
-                    input.push(message("assistant", &text));
-                }
-                for call in m
-                    .get("tool_calls")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    let f = call.get("function").unwrap_or(&Value::Null);
-                    input.push(json!({
-                        "type": "function_call",
-                        "call_id": call.get("id").cloned().unwrap_or(json!("")),
-                        "name": f.get("name").cloned().unwrap_or(json!("")),
-                        "arguments": f.get("arguments").cloned().unwrap_or(json!("{}")),
-                    }));
-                }
-            }
-            "tool" => input.push(json!({
-                "type": "function_call_output",
-                "call_id": m.get("tool_call_id").cloned().unwrap_or(json!("")),
-                "output": text_of(content),
-            })),
-            _ => {
-                return Err(ApiError::invalid(
-                    Some(&format!("messages[{i}].role")),
-                    format!("Unsupported message role '{role}'."),
-                ));
-            }
-        }
+        input.extend(message_items(i, m)?);
     }
     let mut out = Map::new();
     if let Some(m) = obj.get("model") {
         out.insert("model".into(), m.clone());
     }
     out.insert("input".into(), Value::Array(input));
-    if let Some(tools) = obj.get("tools").and_then(Value::as_array) {
-        let mapped: Vec<Value> = tools
-            .iter()
-            .filter_map(|t| {
-                let f = t.get("function")?;
-                let mut tool = json!({"type": "function", "name": f.get("name")?});
-                for k in ["description", "parameters", "strict"] {
-                    if let Some(v) = f.get(k) {
-                        tool[k] = v.clone();
-                    }
-                }
-                Some(tool)
-            })
-            .collect();
-        if !mapped.is_empty() {
-            out.insert("tools".into(), json!(mapped));
-        }
+    if let Some(tools) = function_tools(obj) {
+        out.insert("tools".into(), tools);
     }
-    match obj.get("tool_choice") {
-        Some(Value::Object(tc)) => {
-            if let Some(name) = tc.get("function").and_then(|f| f.get("name")) {
-                out.insert(
-                    "tool_choice".into(),
-                    json!({"type": "function", "name": name}),
-                );
-            }
-        }
-        Some(v @ Value::String(_)) => {
-            out.insert("tool_choice".into(), v.clone());
-        }
-        _ => {}
+    if let Some(choice) = tool_choice(obj) {
+        out.insert("tool_choice".into(), choice);
     }
     if let Some(p) = obj.get("parallel_tool_calls") {
         out.insert("parallel_tool_calls".into(), p.clone());
     }
-    let mut text = Map::new();
-    if let Some(rf) = obj.get("response_format") {
-        match rf.get("type").and_then(Value::as_str) {
-            Some("json_schema") => {
-                let js = rf.get("json_schema").unwrap_or(&Value::Null);
-                let mut f = json!({"type": "json_schema"});
-                for k in ["name", "schema", "strict", "description"] {
-                    if let Some(v) = js.get(k) {
-                        f[k] = v.clone();
-                    }
-                }
-                text.insert("format".into(), f);
-            }
-            Some(t @ ("json_object" | "text")) => {
-                text.insert("format".into(), json!({"type": t}));
-            }
-            _ => {}
-        }
+    if let Some(text) = text_options(obj) {
+        out.insert("text".into(), text);
     }
-    if let Some(v) = obj.get("verbosity") {
-        text.insert("verbosity".into(), v.clone());
-    }
-    if !text.is_empty() {
-        out.insert("text".into(), Value::Object(text));
-    }
-    let effort = obj
-        .get("reasoning_effort")
-        .or_else(|| obj.get("reasoning").and_then(|r| r.get("effort")));
-    let mut reasoning = json!({"summary": "auto"});
-    if let Some(e) = effort {
-        reasoning["effort"] = e.clone();
-    }
-    out.insert("reasoning".into(), reasoning);
+    out.insert("reasoning".into(), reasoning(obj));
     if let Some(k) = obj.get("prompt_cache_key") {
         out.insert("prompt_cache_key".into(), k.clone());
     }
@@ -221,6 +129,133 @@ pub fn to_responses(chat: &Value, gw: &Gateway) -> Result<Value, ApiError> {
         }
     }
     Ok(Value::Object(out))
+}
+
+/// The input items for chat message `i`: system/developer → a developer message, user → a
+/// user message (text and image parts), assistant → its text (if any) then one
+/// `function_call` per tool call, tool → a `function_call_output`. Any other role is refused.
+fn message_items(i: usize, m: &Value) -> Result<Vec<Value>, ApiError> {
+    let role = m.get("role").and_then(Value::as_str).unwrap_or("");
+    let content = m.get("content").unwrap_or(&Value::Null);
+    Ok(match role {
+        "system" | "developer" => vec![message("developer", &text_of(content))],
+        "user" => vec![json!({"type": "message", "role": "user", "content": user_parts(content)})],
+        "assistant" => assistant_items(m, content),
+        "tool" => vec![json!({
+            "type": "function_call_output",
+            "call_id": m.get("tool_call_id").cloned().unwrap_or(json!("")),
+            "output": text_of(content),
+        })],
+        _ => {
+            return Err(ApiError::invalid(
+                Some(&format!("messages[{i}].role")),
+                format!("Unsupported message role '{role}'."),
+            ));
+        }
+    })
+}
+
+/// An assistant chat message as input items: its text as a message (left out when empty),
+/// then its `tool_calls` as `function_call` items in order.
+fn assistant_items(m: &Value, content: &Value) -> Vec<Value> {
+    let mut items = Vec::new();
+    let text = text_of(content);
+    if !text.is_empty() {
+        items.push(message("assistant", &text));
+    }
+    for call in m
+        .get("tool_calls")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let f = call.get("function").unwrap_or(&Value::Null);
+        items.push(json!({
+            "type": "function_call",
+            "call_id": call.get("id").cloned().unwrap_or(json!("")),
+            "name": f.get("name").cloned().unwrap_or(json!("")),
+            "arguments": f.get("arguments").cloned().unwrap_or(json!("{}")),
+        }));
+    }
+    items
+}
+
+/// The chat `tools` as flat Responses function tools (name, description, parameters,
+/// strict); `None` when there are none with a function name.
+fn function_tools(obj: &Map<String, Value>) -> Option<Value> {
+    let tools = obj.get("tools").and_then(Value::as_array)?;
+    let mapped: Vec<Value> = tools
+        .iter()
+        .filter_map(|t| {
+            let f = t.get("function")?;
+            let mut tool = json!({"type": "function", "name": f.get("name")?});
+            for k in ["description", "parameters", "strict"] {
+                if let Some(v) = f.get(k) {
+                    tool[k] = v.clone();
+                }
+            }
+            Some(tool)
+        })
+        .collect();
+    (!mapped.is_empty()).then(|| json!(mapped))
+}
+
+/// The chat `tool_choice` in Responses form: a named function flattened to
+/// `{type: function, name}`, a string (`auto`, `none`, `required`) as is.
+fn tool_choice(obj: &Map<String, Value>) -> Option<Value> {
+    match obj.get("tool_choice") {
+        Some(Value::Object(tc)) => {
+            let name = tc.get("function").and_then(|f| f.get("name"))?;
+            Some(json!({"type": "function", "name": name}))
+        }
+        Some(v @ Value::String(_)) => Some(v.clone()),
+        _ => None,
+    }
+}
+
+/// The Responses `text` options: `response_format` as `text.format` and `verbosity`;
+/// `None` when the request sets neither.
+fn text_options(obj: &Map<String, Value>) -> Option<Value> {
+    let mut text = Map::new();
+    if let Some(format) = obj.get("response_format").and_then(text_format) {
+        text.insert("format".into(), format);
+    }
+    if let Some(v) = obj.get("verbosity") {
+        text.insert("verbosity".into(), v.clone());
+    }
+    (!text.is_empty()).then_some(Value::Object(text))
+}
+
+/// A chat `response_format` as a Responses `text.format`: `json_schema` flattened (name,
+/// schema, strict, description), `json_object` and `text` as is, anything else ignored.
+fn text_format(rf: &Value) -> Option<Value> {
+    match rf.get("type").and_then(Value::as_str) {
+        Some("json_schema") => {
+            let js = rf.get("json_schema").unwrap_or(&Value::Null);
+            let mut f = json!({"type": "json_schema"});
+            for k in ["name", "schema", "strict", "description"] {
+                if let Some(v) = js.get(k) {
+                    f[k] = v.clone();
+                }
+            }
+            Some(f)
+        }
+        Some(t @ ("json_object" | "text")) => Some(json!({"type": t})),
+        _ => None,
+    }
+}
+
+/// The Responses `reasoning`: summaries always asked for (they become
+/// `reasoning_content`), with `reasoning_effort` (or `reasoning.effort`) when given.
+fn reasoning(obj: &Map<String, Value>) -> Value {
+    let effort = obj
+        .get("reasoning_effort")
+        .or_else(|| obj.get("reasoning").and_then(|r| r.get("effort")));
+    let mut reasoning = json!({"summary": "auto"});
+    if let Some(e) = effort {
+        reasoning["effort"] = e.clone();
+    }
+    reasoning
 }
 
 /// Responses usage → chat usage.
@@ -545,6 +580,50 @@ pub async fn handle(gw: Arc<Gateway>, headers: HeaderMap, body: Bytes) -> Respon
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chat_messages_become_input_items() {
+        let assistant = json!({"role": "assistant", "content": "", "tool_calls": [
+            {"id": "call_1", "function": {"name": "f", "arguments": "{}"}}
+        ]});
+        let items = message_items(0, &assistant).unwrap();
+        assert_eq!(items.len(), 1, "empty assistant text is left out");
+        assert_eq!(items[0]["type"], "function_call");
+        assert_eq!(items[0]["call_id"], "call_1");
+        let tool = json!({"role": "tool", "tool_call_id": "call_1", "content": "ok"});
+        assert_eq!(
+            message_items(1, &tool).unwrap()[0]["type"],
+            "function_call_output"
+        );
+        let system = json!({"role": "system", "content": "be brief"});
+        assert_eq!(message_items(2, &system).unwrap()[0]["role"], "developer");
+        assert!(message_items(3, &json!({"role": "robot", "content": "x"})).is_err());
+    }
+
+    #[test]
+    fn tools_choice_format_and_reasoning_map_to_responses_fields() {
+        let chat = json!({
+            "tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}],
+            "tool_choice": {"type": "function", "function": {"name": "f"}},
+            "response_format": {"type": "json_schema", "json_schema": {"name": "s", "schema": {}}},
+            "reasoning_effort": "low",
+        });
+        let obj = chat.as_object().unwrap();
+        assert_eq!(function_tools(obj).unwrap()[0]["name"], "f");
+        assert_eq!(
+            tool_choice(obj).unwrap(),
+            json!({"type": "function", "name": "f"})
+        );
+        let text = text_options(obj).unwrap();
+        assert_eq!(text["format"]["type"], "json_schema");
+        assert_eq!(text["format"]["name"], "s");
+        assert_eq!(reasoning(obj), json!({"summary": "auto", "effort": "low"}));
+        let empty = Map::new();
+        assert!(function_tools(&empty).is_none());
+        assert!(tool_choice(&empty).is_none());
+        assert!(text_options(&empty).is_none());
+        assert_eq!(reasoning(&empty), json!({"summary": "auto"}));
+    }
 
     #[test]
     fn tool_calls_stream_as_argument_deltas_with_one_finish() {

@@ -201,161 +201,19 @@ pub async fn prepare(
         ));
     };
     let models = gateway.models().await.map_err(ApiError::from)?;
-    let model = match obj.get("model").and_then(Value::as_str) {
-        Some(m) if !m.is_empty() => m.to_owned(),
-        _ => models.first().map(|m| m.slug.clone()).ok_or_else(|| {
-            ApiError::invalid(Some("model"), "Missing required parameter: 'model'.")
-        })?,
-    };
-    let info = models.iter().find(|m| m.slug == model).cloned();
-    if info.is_none() && !models.is_empty() {
-        let offered: Vec<&str> = models.iter().map(|m| m.slug.as_str()).collect();
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "invalid_request_error",
-            Some("model_not_found"),
-            format!(
-                "The model '{model}' is not offered to this ChatGPT account. Models it may use: {}.",
-                offered.join(", ")
-            ),
-        )
-        .with_param(Some("model")));
-    }
+    let (model, info) = resolve_model(obj, &models)?;
     obj.insert("model".into(), json!(model));
 
-    // The conversation so far: a previous response's items, then this input.
-    let mut items: Vec<Value> = Vec::new();
-    if let Some(prev) = obj.get("previous_response_id").and_then(Value::as_str) {
-        match gateway.store().conversation(prev) {
-            Some(c) => items.extend(c.iter().cloned()),
-            None => {
-                return Err(ApiError::invalid(
-                    Some("previous_response_id"),
-                    format!(
-                        "Previous response '{prev}' is not known to the codexd gateway (it keeps only recent responses in memory, and none across restarts). Send the whole conversation as `input` instead."
-                    ),
-                ));
-            }
-        }
-    }
-    match obj.remove("input") {
-        Some(Value::String(s)) => items.push(message("user", &s)),
-        Some(Value::Array(list)) => {
-            for item in list {
-                if item.get("type").and_then(Value::as_str) == Some("item_reference") {
-                    let id = item.get("id").and_then(Value::as_str).unwrap_or("");
-                    match gateway.store().item(id) {
-                        Some(found) => items.push(found),
-                        None => {
-                            return Err(ApiError::invalid(
-                                Some("input"),
-                                format!(
-                                    "Item '{id}' is not known to the codexd gateway (it keeps only recent responses in memory). Send the item itself instead of a reference."
-                                ),
-                            ));
-                        }
-                    }
-                } else {
-                    items.push(normalise_item(item));
-                }
-            }
-        }
-        None | Some(Value::Null) => {}
-        Some(_) => {
-            return Err(ApiError::invalid(
-                Some("input"),
-                "`input` must be a string or an array of items.",
-            ));
-        }
-    }
-    if items.is_empty() {
-        return Err(ApiError::invalid(
-            Some("input"),
-            "Missing required parameter: 'input'.",
-        ));
-    }
+    let items = conversation_so_far(gateway, obj)?;
     let conversation_items = items.clone();
+    let mut upstream_input = leading_instructions(obj, &items);
 
-    let mut upstream_input: Vec<Value> = Vec::new();
-    let instructions = obj
-        .remove("instructions")
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .filter(|s| !s.trim().is_empty());
-    let has_developer = items
-        .iter()
-        .any(|i| i.get("role").and_then(Value::as_str) == Some("developer"));
-    match instructions {
-        Some(text) => upstream_input.push(message("developer", &text)),
-        None if !has_developer => upstream_input.push(message("developer", DEFAULT_INSTRUCTIONS)),
-        None => {}
-    }
-
-    for p in DROPPED {
-        if obj.remove(*p).is_some() {
-            gateway.log_drop_once(p);
-        }
-    }
-    obj.insert("store".into(), json!(false));
-    obj.insert("stream".into(), json!(true));
-    let mut include: Vec<Value> = obj
-        .get("include")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    if !include.iter().any(|v| v == "reasoning.encrypted_content") {
-        include.push(json!("reasoning.encrypted_content"));
-    }
-    obj.insert("include".into(), json!(include));
-
-    let lite = info.as_ref().is_some_and(|m| m.lite);
+    force_backend_parameters(gateway, obj);
     if let Some(info) = &info {
-        if let Some(effort) = obj
-            .get("reasoning")
-            .and_then(|r| r.get("effort"))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-        {
-            let clamped = clamp_effort(&effort, info);
-            if clamped != effort {
-                tracing::debug!(target: "codexd::gateway", model = %info.slug, asked = %effort, sent = %clamped, "reasoning effort clamped to the model's levels");
-                obj["reasoning"]["effort"] = json!(clamped);
-            }
-        }
-        if !info.supports_verbosity
-            && let Some(text) = obj.get_mut("text").and_then(Value::as_object_mut)
-            && text.remove("verbosity").is_some()
-        {
-            gateway.log_drop_once("text.verbosity");
-        }
+        fit_to_model(gateway, obj, info);
     }
-    if lite {
-        if !obj.get("reasoning").is_some_and(Value::is_object) {
-            obj.insert("reasoning".into(), json!({}));
-        }
-        obj["reasoning"]["context"] = json!("all_turns");
-        if let Some(Value::Array(tools)) = obj.remove("tools") {
-            let (functions, other): (Vec<Value>, Vec<Value>) = tools
-                .into_iter()
-                .partition(|t| t.get("type").and_then(Value::as_str) == Some("function"));
-            if !other.is_empty() {
-                gateway.log_drop_once("tools (non-function, lite model)");
-            }
-            if !functions.is_empty() {
-                upstream_input.insert(
-                    0,
-                    json!({
-                        "type": "additional_tools",
-                        "role": "developer",
-                        "tools": [{
-                            "type": "namespace",
-                            "name": "functions",
-                            "description": "",
-                            "tools": functions,
-                        }],
-                    }),
-                );
-            }
-        }
+    if info.as_ref().is_some_and(|m| m.lite) {
+        shape_for_lite(gateway, obj, &mut upstream_input);
     }
 
     // Keyed on the whole conversation (a previous response's items included), so every turn
@@ -382,6 +240,200 @@ pub async fn prepare(
         conversation,
         conversation_items,
         model,
+    })
+}
+
+/// Which model the request runs on: the one it names, else the account's first; a named
+/// model the account does not offer is refused with the list it does offer. The model's
+/// info is `None` only when the account lists no models at all (nothing to check against).
+fn resolve_model(
+    obj: &serde_json::Map<String, Value>,
+    models: &[ModelInfo],
+) -> Result<(String, Option<ModelInfo>), ApiError> {
+    let model = match obj.get("model").and_then(Value::as_str) {
+        Some(m) if !m.is_empty() => m.to_owned(),
+        _ => models.first().map(|m| m.slug.clone()).ok_or_else(|| {
+            ApiError::invalid(Some("model"), "Missing required parameter: 'model'.")
+        })?,
+    };
+    let info = models.iter().find(|m| m.slug == model).cloned();
+    if info.is_none() && !models.is_empty() {
+        let offered: Vec<&str> = models.iter().map(|m| m.slug.as_str()).collect();
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            Some("model_not_found"),
+            format!(
+                "The model '{model}' is not offered to this ChatGPT account. Models it may use: {}.",
+                offered.join(", ")
+            ),
+        )
+        .with_param(Some("model")));
+    }
+    Ok((model, info))
+}
+
+/// The conversation so far: a stored previous response's items, then this request's
+/// `input` (taken out of the body) with item references expanded from the store and each
+/// item normalised. Unknown references and an empty conversation are refused.
+fn conversation_so_far(
+    gateway: &Gateway,
+    obj: &mut serde_json::Map<String, Value>,
+) -> Result<Vec<Value>, ApiError> {
+    let mut items: Vec<Value> = Vec::new();
+    if let Some(prev) = obj.get("previous_response_id").and_then(Value::as_str) {
+        match gateway.store().conversation(prev) {
+            Some(c) => items.extend(c.iter().cloned()),
+            None => {
+                return Err(ApiError::invalid(
+                    Some("previous_response_id"),
+                    format!(
+                        "Previous response '{prev}' is not known to the codexd gateway (it keeps only recent responses in memory, and none across restarts). Send the whole conversation as `input` instead."
+                    ),
+                ));
+            }
+        }
+    }
+    match obj.remove("input") {
+        Some(Value::String(s)) => items.push(message("user", &s)),
+        Some(Value::Array(list)) => {
+            for item in list {
+                items.push(expand_input_item(gateway, item)?);
+            }
+        }
+        None | Some(Value::Null) => {}
+        Some(_) => {
+            return Err(ApiError::invalid(
+                Some("input"),
+                "`input` must be a string or an array of items.",
+            ));
+        }
+    }
+    if items.is_empty() {
+        return Err(ApiError::invalid(
+            Some("input"),
+            "Missing required parameter: 'input'.",
+        ));
+    }
+    Ok(items)
+}
+
+/// One `input` item as the backend gets it: an `item_reference` is replaced by the stored
+/// item (refused when the store no longer has it), anything else is normalised.
+fn expand_input_item(gateway: &Gateway, item: Value) -> Result<Value, ApiError> {
+    if item.get("type").and_then(Value::as_str) != Some("item_reference") {
+        return Ok(normalise_item(item));
+    }
+    let id = item.get("id").and_then(Value::as_str).unwrap_or("");
+    gateway.store().item(id).ok_or_else(|| {
+        ApiError::invalid(
+            Some("input"),
+            format!(
+                "Item '{id}' is not known to the codexd gateway (it keeps only recent responses in memory). Send the item itself instead of a reference."
+            ),
+        )
+    })
+}
+
+/// The developer message that opens the upstream input: the request's `instructions`
+/// (taken out of the body), else a default one when the conversation carries no developer
+/// message of its own (the backend expects one first), else nothing.
+fn leading_instructions(obj: &mut serde_json::Map<String, Value>, items: &[Value]) -> Vec<Value> {
+    let instructions = obj
+        .remove("instructions")
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .filter(|s| !s.trim().is_empty());
+    let has_developer = items
+        .iter()
+        .any(|i| i.get("role").and_then(Value::as_str) == Some("developer"));
+    match instructions {
+        Some(text) => vec![message("developer", &text)],
+        None if !has_developer => vec![message("developer", DEFAULT_INSTRUCTIONS)],
+        None => Vec::new(),
+    }
+}
+
+/// What the backend insists on whatever the model: the [`DROPPED`] parameters removed
+/// (each logged once), `store: false`, an upstream stream, and encrypted reasoning included.
+fn force_backend_parameters(gateway: &Gateway, obj: &mut serde_json::Map<String, Value>) {
+    for p in DROPPED {
+        if obj.remove(*p).is_some() {
+            gateway.log_drop_once(p);
+        }
+    }
+    obj.insert("store".into(), json!(false));
+    obj.insert("stream".into(), json!(true));
+    let mut include: Vec<Value> = obj
+        .get("include")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if !include.iter().any(|v| v == "reasoning.encrypted_content") {
+        include.push(json!("reasoning.encrypted_content"));
+    }
+    obj.insert("include".into(), json!(include));
+}
+
+/// What the model accepts: a reasoning effort it does not list is clamped to one it does
+/// ([`clamp_effort`]), and `text.verbosity` is dropped for a model without verbosity.
+fn fit_to_model(gateway: &Gateway, obj: &mut serde_json::Map<String, Value>, info: &ModelInfo) {
+    if let Some(effort) = obj
+        .get("reasoning")
+        .and_then(|r| r.get("effort"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+    {
+        let clamped = clamp_effort(&effort, info);
+        if clamped != effort {
+            tracing::debug!(target: "codexd::gateway", model = %info.slug, asked = %effort, sent = %clamped, "reasoning effort clamped to the model's levels");
+            obj["reasoning"]["effort"] = json!(clamped);
+        }
+    }
+    if !info.supports_verbosity
+        && let Some(text) = obj.get_mut("text").and_then(Value::as_object_mut)
+        && text.remove("verbosity").is_some()
+    {
+        gateway.log_drop_once("text.verbosity");
+    }
+}
+
+/// The lite-model shape: `reasoning.context = "all_turns"`, and `tools` taken out of the
+/// body, its function tools moved into an `additional_tools` item put first in the upstream
+/// input (other tool kinds are dropped, logged once).
+fn shape_for_lite(
+    gateway: &Gateway,
+    obj: &mut serde_json::Map<String, Value>,
+    upstream_input: &mut Vec<Value>,
+) {
+    if !obj.get("reasoning").is_some_and(Value::is_object) {
+        obj.insert("reasoning".into(), json!({}));
+    }
+    obj["reasoning"]["context"] = json!("all_turns");
+    let Some(Value::Array(tools)) = obj.remove("tools") else {
+        return;
+    };
+    let (functions, other): (Vec<Value>, Vec<Value>) = tools
+        .into_iter()
+        .partition(|t| t.get("type").and_then(Value::as_str) == Some("function"));
+    if !other.is_empty() {
+        gateway.log_drop_once("tools (non-function, lite model)");
+    }
+    if !functions.is_empty() {
+        upstream_input.insert(0, additional_tools(functions));
+    }
+}
+
+/// The `additional_tools` developer item a lite model reads its function tools from.
+fn additional_tools(functions: Vec<Value>) -> Value {
+    json!({
+        "type": "additional_tools",
+        "role": "developer",
+        "tools": [{
+            "type": "namespace",
+            "name": "functions",
+            "description": "",
+            "tools": functions,
+        }],
     })
 }
 
@@ -848,6 +900,51 @@ mod tests {
         assert_eq!(i["content"][0]["type"], "input_text");
         let a = normalise_item(json!({"role": "assistant", "content": "hi"}));
         assert_eq!(a["content"][0]["type"], "output_text");
+    }
+
+    #[test]
+    fn model_is_the_named_one_else_the_first_and_unknown_is_refused() {
+        let mut a = model(&[]);
+        a.slug = "a".into();
+        let mut b = model(&[]);
+        b.slug = "b".into();
+        let offered = [a, b];
+        let named = json!({"model": "b"});
+        let (slug, info) = resolve_model(named.as_object().unwrap(), &offered).unwrap();
+        assert_eq!((slug.as_str(), info.unwrap().slug.as_str()), ("b", "b"));
+        let (slug, _) = resolve_model(json!({}).as_object().unwrap(), &offered).unwrap();
+        assert_eq!(slug, "a");
+        let unknown = json!({"model": "zzz"});
+        assert!(resolve_model(unknown.as_object().unwrap(), &offered).is_err());
+        assert!(resolve_model(json!({}).as_object().unwrap(), &[]).is_err());
+        let (slug, info) = resolve_model(unknown.as_object().unwrap(), &[]).unwrap();
+        assert_eq!(slug, "zzz");
+        assert!(info.is_none());
+    }
+
+    #[test]
+    fn instructions_lead_else_a_default_unless_a_developer_message_exists() {
+        let user = vec![message("user", "hi")];
+        let mut obj = json!({"instructions": "be brief"})
+            .as_object()
+            .unwrap()
+            .clone();
+        let lead = leading_instructions(&mut obj, &user);
+        assert_eq!(lead, vec![message("developer", "be brief")]);
+        assert!(!obj.contains_key("instructions"));
+        let mut obj = serde_json::Map::new();
+        let lead = leading_instructions(&mut obj, &user);
+        assert_eq!(lead, vec![message("developer", DEFAULT_INSTRUCTIONS)]);
+        let with_dev = vec![message("developer", "mine"), message("user", "hi")];
+        assert!(leading_instructions(&mut obj, &with_dev).is_empty());
+    }
+
+    #[test]
+    fn lite_tools_go_in_a_functions_namespace() {
+        let item = additional_tools(vec![json!({"type": "function", "name": "f"})]);
+        assert_eq!(item["type"], "additional_tools");
+        assert_eq!(item["tools"][0]["name"], "functions");
+        assert_eq!(item["tools"][0]["tools"][0]["name"], "f");
     }
 
     #[test]

@@ -27,7 +27,7 @@ use super::cache::{CatalogMeta, DiskCache, FileMeta, ReleaseMeta, sha256_hex};
 use super::catalog::{self, CatalogError, CatalogModel};
 use super::families::{Families, safe_name};
 use super::github::{Fetched, GitHub, GitHubError};
-use super::merge::Merged;
+use super::merge::{Merged, MergedModel};
 use super::{ResolvedInstructions, fallback};
 use crate::auth::Access;
 use crate::backend::Backend;
@@ -179,6 +179,17 @@ fn parse_file_catalog(p: &Prompt) -> Option<FileCatalog> {
             None
         }
     }
+}
+
+/// The base instructions a catalog entry carries, with where they came from (the live
+/// catalog, or the release's catalog file at its tag); `None` when it carries none.
+fn catalog_instructions(e: &MergedModel) -> Option<(Arc<str>, InstructionSource)> {
+    let text = e.model.base_instructions.clone()?;
+    let source = match &e.model.info.source {
+        ModelSource::Live => InstructionSource::LiveCatalog,
+        ModelSource::CatalogFile(tag) => InstructionSource::CatalogFile { tag: tag.clone() },
+    };
+    Some((text, source))
 }
 
 fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -435,11 +446,7 @@ impl Engine {
             self.maybe_revalidate(CATALOG_FILE);
         }
         let configured = self.inner.deps.config.backend.model.clone();
-        let known = |m: &Merged| match wanted.or(configured.as_deref()) {
-            Some(slug) => m.get(slug).is_some(),
-            None => m.default_slug().is_some(),
-        };
-        if wait && !known(&self.merged()) {
+        if wait && !self.knows_model(wanted, configured.as_deref()) {
             self.cold_wait_catalogs().await;
         }
         let merged = self.merged();
@@ -468,14 +475,7 @@ impl Engine {
             info: entry.as_ref().map(|e| e.model.info.clone()),
             client_version,
         };
-        let over = {
-            let st = self.state();
-            st.overrides
-                .get(&model)
-                .or_else(|| st.overrides.get(&family))
-                .cloned()
-        };
-        if let Some(o) = over {
+        if let Some(o) = self.override_for(&model, &family) {
             return Ok(ResolvedInstructions {
                 text: o.text,
                 source: InstructionSource::Override {
@@ -484,37 +484,62 @@ impl Engine {
                 ..base
             });
         }
-        if let Some(e) = &entry
-            && let Some(text) = e.model.base_instructions.clone()
-        {
-            let source = match &e.model.info.source {
-                ModelSource::Live => InstructionSource::LiveCatalog,
-                ModelSource::CatalogFile(tag) => {
-                    InstructionSource::CatalogFile { tag: tag.clone() }
-                }
-            };
+        if let Some((text, source)) = entry.as_ref().and_then(catalog_instructions) {
             return Ok(ResolvedInstructions {
                 text,
                 source,
                 ..base
             });
         }
-        let have_copy = self.state().prompts.contains_key(&file);
-        if self.github_on() {
-            if have_copy {
-                self.maybe_revalidate(&file);
-            } else if !wait {
-                if self.may_call_github(&file, self.now()) {
-                    drop(self.revalidate(&file, false));
-                }
-            } else if self.may_cold_wait(&prompt_key(&file), &file) {
-                let flight = self.revalidate(&file, false);
-                self.wait_or_mark_slow(flight, &[prompt_key(&file)]).await;
-            }
+        self.fetch_prompt_file(&file, wait).await;
+        Ok(self.with_prompt_file(&file, base))
+    }
+
+    /// Whether a catalog already lists the model a resolve is for (the one wanted, else the
+    /// configured one, else any default): if not, a cold start waits for the catalogs.
+    fn knows_model(&self, wanted: Option<&str>, configured: Option<&str>) -> bool {
+        let merged = self.merged();
+        match wanted.or(configured) {
+            Some(slug) => merged.get(slug).is_some(),
+            None => merged.default_slug().is_some(),
         }
+    }
+
+    /// The user's override for `model`, else for its `family`.
+    fn override_for(&self, model: &str, family: &str) -> Option<Override> {
+        let st = self.state();
+        st.overrides
+            .get(model)
+            .or_else(|| st.overrides.get(family))
+            .cloned()
+    }
+
+    /// Get the family prompt `file` from GitHub as the call allows: a held copy is
+    /// revalidated in the background; with none, a waiting call waits a few seconds for it
+    /// (once per cold start) and a non-waiting one starts the fetch when GitHub may be called.
+    async fn fetch_prompt_file(&self, file: &str, wait: bool) {
+        if !self.github_on() {
+            return;
+        }
+        let have_copy = self.state().prompts.contains_key(file);
+        if have_copy {
+            self.maybe_revalidate(file);
+        } else if !wait {
+            if self.may_call_github(file, self.now()) {
+                drop(self.revalidate(file, false));
+            }
+        } else if self.may_cold_wait(&prompt_key(file), file) {
+            let flight = self.revalidate(file, false);
+            self.wait_or_mark_slow(flight, &[prompt_key(file)]).await;
+        }
+    }
+
+    /// `base` with the text of the family prompt `file` when a copy is held (GitHub when
+    /// fresh, stale otherwise); `base` (the fallback) as is when none is.
+    fn with_prompt_file(&self, file: &str, base: ResolvedInstructions) -> ResolvedInstructions {
         let now = self.now();
         let st = self.state();
-        Ok(match st.prompts.get(&file) {
+        match st.prompts.get(file) {
             Some(p) => ResolvedInstructions {
                 text: p.text.clone(),
                 source: if self.is_fresh(&p.meta, now) {
@@ -525,7 +550,7 @@ impl Engine {
                 ..base
             },
             None => base,
-        })
+        }
     }
 
     /// The merged view of both catalogs.
@@ -656,69 +681,24 @@ impl Engine {
         flight
     }
 
+    /// Revalidate `file` with GitHub now (unless GitHub is blocked, or the copy is fresh and
+    /// `force` is off): resolve the release tag, fetch conditionally, and keep what came back.
     async fn revalidate_now(&self, file: &str, force: bool) {
         let now = self.now();
-        {
-            let st = self.state();
-            if st.blocked_until.is_some_and(|t| now < t) {
-                return;
-            }
-            let fresh = st
-                .prompts
-                .get(file)
-                .is_some_and(|p| self.is_fresh(&p.meta, now));
-            if !force && fresh && !st.force_full.contains(file) {
-                return;
-            }
+        if !self.needs_revalidation(file, force, now) {
+            return;
         }
         let tag = match self.resolve_tag(force, now).await {
             Ok(tag) => tag,
             Err(e) => return self.failed(file, e, now),
         };
-        let (etag, had_copy) = {
-            let st = self.state();
-            match st.prompts.get(file) {
-                // A new tag drops the old ETag: the file is fetched anew.
-                Some(p) if p.meta.tag == tag && !st.force_full.contains(file) => {
-                    (p.meta.etag.clone(), true)
-                }
-                Some(_) => (None, true),
-                None => (None, false),
-            }
-        };
+        let (etag, had_copy) = self.cached_etag(file, &tag);
         let path = self.repo_path(file);
-        let result = match self
-            .inner
-            .github
-            .file(&tag, &path, etag.as_deref(), now)
+        match self
+            .fetch_checked(file, &tag, &path, etag.as_deref(), now)
             .await
         {
-            // The catalog file must parse before it replaces a copy that does.
-            Ok(Fetched::Fresh { value, .. })
-                if file == CATALOG_FILE && catalog::parse(&value, &ModelSource::Live).is_err() =>
-            {
-                Err(GitHubError::Invalid {
-                    what: path.clone(),
-                    detail: "not a model catalog".into(),
-                })
-            }
-            other => other,
-        };
-        match result {
-            Ok(Fetched::NotModified) if had_copy => {
-                let meta = {
-                    let mut st = self.state();
-                    st.prompts.get_mut(file).map(|p| {
-                        // The peer's bug was not doing this: a 304 restarts the TTL.
-                        p.meta.last_checked = now;
-                        p.meta.clone()
-                    })
-                };
-                if let Some(meta) = meta {
-                    self.persist(file, None, meta).await;
-                }
-                self.recovered(file);
-            }
+            Ok(Fetched::NotModified) if had_copy => self.keep_not_modified(file, now).await,
             Ok(Fetched::NotModified) => self.failed(
                 file,
                 GitHubError::Invalid {
@@ -728,47 +708,127 @@ impl Engine {
                 now,
             ),
             Ok(Fetched::Fresh { value, etag }) => {
-                let meta = FileMeta {
-                    etag,
-                    tag: tag.clone(),
-                    url: self.inner.github.file_url(&tag, &path),
-                    last_checked: now,
-                    fetched_at: now,
-                    sha256: sha256_hex(value.as_bytes()),
-                };
-                let text: Arc<str> = value.into();
-                {
-                    let mut st = self.state();
-                    let changed = st
-                        .prompts
-                        .get(file)
-                        .is_none_or(|p| p.meta.sha256 != meta.sha256);
-                    if changed {
-                        tracing::info!(file, tag = %tag, "instructions fetched from GitHub");
-                    }
-                    let prompt = Prompt {
-                        text: text.clone(),
-                        meta: meta.clone(),
-                    };
-                    if file == CATALOG_FILE
-                        && st
-                            .file_catalog
-                            .as_ref()
-                            .is_none_or(|c| c.sha256 != meta.sha256)
-                    {
-                        st.file_catalog = parse_file_catalog(&prompt);
-                        if let Some(c) = &st.file_catalog {
-                            tracing::info!(models = c.models.len(), tag = %tag, "release model catalog loaded");
-                        }
-                    }
-                    st.prompts.insert(file.to_string(), prompt);
-                }
-                self.persist(file, Some(text), meta).await;
-                self.state().force_full.remove(file);
-                self.recovered(file);
+                self.keep_fresh(file, &tag, &path, value, etag, now).await;
             }
             Err(e) => self.failed(file, e, now),
         }
+    }
+
+    /// Whether a revalidation of `file` should go to GitHub: not while GitHub is blocked
+    /// (rate limit), and for a fresh copy only when forced or a full fetch is owed.
+    fn needs_revalidation(&self, file: &str, force: bool, now: u64) -> bool {
+        let st = self.state();
+        if st.blocked_until.is_some_and(|t| now < t) {
+            return false;
+        }
+        let fresh = st
+            .prompts
+            .get(file)
+            .is_some_and(|p| self.is_fresh(&p.meta, now));
+        force || !fresh || st.force_full.contains(file)
+    }
+
+    /// The ETag to send for `file` at `tag`, and whether a copy exists: a copy of another tag
+    /// (or one owed a full fetch) sends none, so the file is fetched anew.
+    fn cached_etag(&self, file: &str, tag: &str) -> (Option<String>, bool) {
+        let st = self.state();
+        match st.prompts.get(file) {
+            Some(p) if p.meta.tag == tag && !st.force_full.contains(file) => {
+                (p.meta.etag.clone(), true)
+            }
+            Some(_) => (None, true),
+            None => (None, false),
+        }
+    }
+
+    /// Fetch `file` (at `path` in the release `tag`) conditionally; the catalog file must
+    /// parse before it may replace a copy that does, so one that does not is an error.
+    async fn fetch_checked(
+        &self,
+        file: &str,
+        tag: &str,
+        path: &str,
+        etag: Option<&str>,
+        now: u64,
+    ) -> Result<Fetched<String>, GitHubError> {
+        match self.inner.github.file(tag, path, etag, now).await {
+            Ok(Fetched::Fresh { value, .. })
+                if file == CATALOG_FILE && catalog::parse(&value, &ModelSource::Live).is_err() =>
+            {
+                Err(GitHubError::Invalid {
+                    what: path.to_string(),
+                    detail: "not a model catalog".into(),
+                })
+            }
+            other => other,
+        }
+    }
+
+    /// A 304 for a copy we hold: it is checked now (the TTL restarts) and saved so.
+    async fn keep_not_modified(&self, file: &str, now: u64) {
+        let meta = {
+            let mut st = self.state();
+            st.prompts.get_mut(file).map(|p| {
+                // The peer's bug was not doing this: a 304 restarts the TTL.
+                p.meta.last_checked = now;
+                p.meta.clone()
+            })
+        };
+        if let Some(meta) = meta {
+            self.persist(file, None, meta).await;
+        }
+        self.recovered(file);
+    }
+
+    /// A fresh copy of `file`: it replaces the one in memory (and, for the catalog file, the
+    /// release catalog when its content changed), is saved, and clears any owed full fetch.
+    async fn keep_fresh(
+        &self,
+        file: &str,
+        tag: &str,
+        path: &str,
+        value: String,
+        etag: Option<String>,
+        now: u64,
+    ) {
+        let meta = FileMeta {
+            etag,
+            tag: tag.to_string(),
+            url: self.inner.github.file_url(tag, path),
+            last_checked: now,
+            fetched_at: now,
+            sha256: sha256_hex(value.as_bytes()),
+        };
+        let text: Arc<str> = value.into();
+        {
+            let mut st = self.state();
+            let changed = st
+                .prompts
+                .get(file)
+                .is_none_or(|p| p.meta.sha256 != meta.sha256);
+            if changed {
+                tracing::info!(file, tag = %tag, "instructions fetched from GitHub");
+            }
+            let prompt = Prompt {
+                text: text.clone(),
+                meta: meta.clone(),
+            };
+            if file == CATALOG_FILE
+                && st
+                    .file_catalog
+                    .as_ref()
+                    .is_none_or(|c| c.sha256 != meta.sha256)
+            {
+                st.file_catalog = parse_file_catalog(&prompt);
+                if let Some(c) = &st.file_catalog {
+                    tracing::info!(models = c.models.len(), tag = %tag, "release model catalog loaded");
+                }
+            }
+            st.prompts.insert(file.to_string(), prompt);
+        }
+        self.persist(file, Some(text), meta).await;
+        self.state().force_full.remove(file);
+        self.recovered(file);
     }
 
     /// The latest release tag: from memory within the TTL, else a conditional API call, else

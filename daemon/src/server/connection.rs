@@ -111,33 +111,131 @@ pub async fn serve<S>(
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let mut permit = Some(permit);
-    let idle_limit = Duration::from_secs(svc.config.server.idle_connection_secs.max(1));
-    let connected = tokio::time::Instant::now();
-    let mut streaming_time = Duration::ZERO;
+    let mut clock = IdleClock::new(Duration::from_secs(
+        svc.config.server.idle_connection_secs.max(1),
+    ));
     let (mut rd, mut wr) = tokio::io::split(stream);
     let deadline = Duration::from_millis(svc.config.server.handshake_timeout_ms);
-    // A Hello is tiny: a small cap keeps clients that never finish the handshake cheap.
-    let hello = match tokio::time::timeout(
-        deadline,
-        read_message_max::<_, Hello>(&mut rd, MAX_HELLO_LEN),
-    )
-    .await
-    {
-        Ok(Ok(Some(hello))) => hello,
-        Ok(Ok(None)) => return,
-        Ok(Err(e)) => {
-            tracing::debug!(error = %e, "bad handshake; closing connection");
-            return;
+    if !handshake(&mut rd, &mut wr, deadline).await {
+        return;
+    }
+    let (reader, mut client_rx) = spawn_reader(rd, budget);
+
+    loop {
+        let next = match tokio::time::timeout(clock.next_wait(), client_rx.recv()).await {
+            Ok(Some(next)) => next,
+            Ok(None) | Err(_) => break,
+        };
+        let request = match next {
+            Ok(ClientMessage::Request(r)) => r,
+            // Nothing is running: a late cancel or input is harmless.
+            Ok(ClientMessage::Cancel | ClientMessage::Input(_)) => continue,
+            Err(e) => {
+                let err = bad_frame_error(&e);
+                let _ = write_message(&mut wr, &ServerMessage::Error(err)).await;
+                break;
+            }
+        };
+        if !is_long_running(&request) {
+            if !run_request(request, &mut wr, &mut client_rx, &svc).await {
+                break;
+            }
+        } else {
+            let Some(stream_slot) = slots.try_stream() else {
+                let err = streams_busy_error(&slots);
+                if write_message(&mut wr, &ServerMessage::Error(err))
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+                continue;
+            };
+            // While it streams, this connection counts against the streams, not the others.
+            drop(permit.take());
+            let started = tokio::time::Instant::now();
+            let open = run_request(request, &mut wr, &mut client_rx, &svc).await;
+            clock.add_streaming(started.elapsed());
+            drop(stream_slot);
+            permit = slots.try_connection();
+            if !open || permit.is_none() {
+                break;
+            }
         }
-        Err(_) => {
-            tracing::debug!("client sent no handshake in time; closing connection");
-            return;
+        if clock.expired() {
+            tracing::debug!("closing a connection that stayed idle too long");
+            break;
         }
-    };
+    }
+    reader.abort();
+}
+
+/// A connection's idle time: time since it connected minus the time spent in long-running
+/// requests. Decides how long to wait for the next request and when to close.
+struct IdleClock {
+    connected: tokio::time::Instant,
+    streaming: Duration,
+    limit: Duration,
+}
+
+impl IdleClock {
+    /// A clock started now, closing past `limit` of idle time.
+    fn new(limit: Duration) -> Self {
+        Self {
+            connected: tokio::time::Instant::now(),
+            streaming: Duration::ZERO,
+            limit,
+        }
+    }
+
+    /// Time outside long-running requests so far.
+    fn idle(&self) -> Duration {
+        self.connected.elapsed().saturating_sub(self.streaming)
+    }
+
+    /// How long to wait for the next request: the idle time left, at most
+    /// [`IDLE_BETWEEN_REQUESTS`].
+    fn next_wait(&self) -> Duration {
+        IDLE_BETWEEN_REQUESTS.min(self.limit.saturating_sub(self.idle()))
+    }
+
+    /// Count `d` spent in a long-running request as not idle.
+    fn add_streaming(&mut self, d: Duration) {
+        self.streaming += d;
+    }
+
+    /// Whether the connection has been idle longer than its limit.
+    fn expired(&self) -> bool {
+        self.idle() > self.limit
+    }
+}
+
+/// The version handshake: read the client's `Hello` within `deadline` (with a small size
+/// cap, so clients that never finish it stay cheap) and answer `Welcome`, or `Mismatch` for
+/// another protocol version. Returns whether the connection goes on to requests.
+async fn handshake<R, W>(rd: &mut R, wr: &mut W, deadline: Duration) -> bool
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let hello =
+        match tokio::time::timeout(deadline, read_message_max::<_, Hello>(rd, MAX_HELLO_LEN)).await
+        {
+            Ok(Ok(Some(hello))) => hello,
+            Ok(Ok(None)) => return false,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "bad handshake; closing connection");
+                return false;
+            }
+            Err(_) => {
+                tracing::debug!("client sent no handshake in time; closing connection");
+                return false;
+            }
+        };
     if hello.protocol != PROTOCOL_VERSION {
         tracing::info!(client = %hello.client, protocol = hello.protocol, "client speaks another protocol version");
         let _ = write_message(
-            &mut wr,
+            wr,
             &HelloReply::Mismatch {
                 daemon_protocol: PROTOCOL_VERSION,
                 daemon_version: codexd_proto::VERSION.into(),
@@ -145,20 +243,27 @@ pub async fn serve<S>(
             },
         )
         .await;
-        return;
+        return false;
     }
     let welcome = HelloReply::Welcome {
         protocol: PROTOCOL_VERSION,
         daemon_version: codexd_proto::VERSION.into(),
         pid: std::process::id(),
     };
-    if write_message(&mut wr, &welcome).await.is_err() {
-        return;
-    }
+    write_message(wr, &welcome).await.is_ok()
+}
 
-    // The reader task owns the read half for the connection's life; reads are not
-    // cancel-safe, so they never sit inside a select.
-    let (client_tx, mut client_rx) = mpsc::channel::<Result<ClientMessage, FrameError>>(8);
+/// What a client sends, as read by [`spawn_reader`]'s task.
+type ClientRx = mpsc::Receiver<Result<ClientMessage, FrameError>>;
+
+/// The reader task: it owns the read half for the connection's life (reads are not
+/// cancel-safe, so they never sit inside a select) and passes each message on; it stops
+/// after the client closes, after a bad frame (passed on), or when nobody listens.
+fn spawn_reader<R>(mut rd: R, budget: FrameBudget) -> (tokio::task::JoinHandle<()>, ClientRx)
+where
+    R: AsyncRead + Unpin + Send + 'static,
+{
+    let (client_tx, client_rx) = mpsc::channel::<Result<ClientMessage, FrameError>>(8);
     let reader = tokio::spawn(async move {
         loop {
             let msg = read_message_budgeted::<_, ClientMessage>(&mut rd, &budget).await;
@@ -173,76 +278,37 @@ pub async fn serve<S>(
             }
         }
     });
+    (reader, client_rx)
+}
 
-    loop {
-        let idle_left =
-            idle_limit.saturating_sub(connected.elapsed().saturating_sub(streaming_time));
-        let wait = IDLE_BETWEEN_REQUESTS.min(idle_left);
-        let next = match tokio::time::timeout(wait, client_rx.recv()).await {
-            Ok(Some(next)) => next,
-            Ok(None) | Err(_) => break,
-        };
-        let request = match next {
-            Ok(ClientMessage::Request(r)) => r,
-            // Nothing is running: a late cancel or input is harmless.
-            Ok(ClientMessage::Cancel | ClientMessage::Input(_)) => continue,
-            Err(e) => {
-                let text = match &e {
-                    FrameError::TooLarge(_) | FrameError::MessageTooLarge { .. } => {
-                        tracing::warn!(error = %e, "refused a request larger than the limit");
-                        format!("the request is too large: {e}; send less (e.g. trim piped input)")
-                    }
-                    _ => {
-                        tracing::debug!(error = %e, "malformed frame from client");
-                        e.to_string()
-                    }
-                };
-                let err = WireError::new(
-                    ErrorCode::BadRequest,
-                    format!("{text}; closing the connection"),
-                );
-                let _ = write_message(&mut wr, &ServerMessage::Error(err)).await;
-                break;
-            }
-        };
-        if !is_long_running(&request) {
-            if !run_request(request, &mut wr, &mut client_rx, &svc).await {
-                break;
-            }
-        } else {
-            let Some(stream_slot) = slots.try_stream() else {
-                let err = WireError::new(
-                    ErrorCode::Busy,
-                    format!(
-                        "codexd is busy: {} long-running requests (asks, `logs -f`, sign-ins) are open, the limit; try again shortly",
-                        slots.max_streams
-                    ),
-                );
-                if write_message(&mut wr, &ServerMessage::Error(err))
-                    .await
-                    .is_err()
-                {
-                    break;
-                }
-                continue;
-            };
-            // While it streams, this connection counts against the streams, not the others.
-            drop(permit.take());
-            let started = tokio::time::Instant::now();
-            let open = run_request(request, &mut wr, &mut client_rx, &svc).await;
-            streaming_time += started.elapsed();
-            drop(stream_slot);
-            permit = slots.try_connection();
-            if !open || permit.is_none() {
-                break;
-            }
+/// The error a client gets for a frame that could not be read before the connection
+/// closes: a too-large request says to send less, anything else names the fault.
+fn bad_frame_error(e: &FrameError) -> WireError {
+    let text = match e {
+        FrameError::TooLarge(_) | FrameError::MessageTooLarge { .. } => {
+            tracing::warn!(error = %e, "refused a request larger than the limit");
+            format!("the request is too large: {e}; send less (e.g. trim piped input)")
         }
-        if connected.elapsed().saturating_sub(streaming_time) > idle_limit {
-            tracing::debug!("closing a connection that stayed idle too long");
-            break;
+        _ => {
+            tracing::debug!(error = %e, "malformed frame from client");
+            e.to_string()
         }
-    }
-    reader.abort();
+    };
+    WireError::new(
+        ErrorCode::BadRequest,
+        format!("{text}; closing the connection"),
+    )
+}
+
+/// The error for a long-running request when every stream slot is taken.
+fn streams_busy_error(slots: &Slots) -> WireError {
+    WireError::new(
+        ErrorCode::Busy,
+        format!(
+            "codexd is busy: {} long-running requests (asks, `logs -f`, sign-ins) are open, the limit; try again shortly",
+            slots.max_streams
+        ),
+    )
 }
 
 /// Write one frame; a reply too large even for several frames is logged and replaced by an
@@ -268,7 +334,7 @@ async fn send<W: AsyncWrite + Unpin>(wr: &mut W, msg: &ServerMessage) -> bool {
 async fn run_request<W: AsyncWrite + Unpin>(
     request: codexd_proto::Request,
     wr: &mut W,
-    client_rx: &mut mpsc::Receiver<Result<ClientMessage, FrameError>>,
+    client_rx: &mut ClientRx,
     svc: &Arc<Services>,
 ) -> bool {
     let (ev_tx, mut ev_rx) = mpsc::channel(EVENT_BUFFER);
@@ -328,5 +394,31 @@ async fn run_request<W: AsyncWrite + Unpin>(
                 }
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_clock_leaves_out_streaming_time() {
+        let mut clock = IdleClock::new(Duration::from_secs(100));
+        assert_eq!(clock.next_wait(), IDLE_BETWEEN_REQUESTS);
+        tokio::time::advance(Duration::from_secs(90)).await;
+        assert_eq!(clock.next_wait(), Duration::from_secs(10));
+        clock.add_streaming(Duration::from_secs(50));
+        assert!(!clock.expired());
+        tokio::time::advance(Duration::from_secs(61)).await;
+        assert!(clock.expired());
+        assert_eq!(clock.next_wait(), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_too_large_frame_says_to_send_less() {
+        let err = bad_frame_error(&FrameError::TooLarge(u64::MAX));
+        assert_eq!(err.code, ErrorCode::BadRequest);
+        assert!(err.message.contains("send less"), "{}", err.message);
+        assert!(err.message.ends_with("closing the connection"));
     }
 }
