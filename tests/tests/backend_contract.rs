@@ -297,3 +297,17 @@ fn a_stream_broken_before_output_is_resent_after_a_pause() {
     assert_eq!(notices.len(), 2, "{}", out.stderr);
     assert_eq!(stack.backend.response_count(), 3);
 }
+
+#[test]
+fn a_failed_turn_is_logged_once_at_warn_with_its_reason() {
+    let (stack, env) = signed_in();
+    stack
+        .backend
+        .push_fault(BackendFault::usage_limit_in(3600), 1);
+    let out = env.ctl(&["ask", "hi"]);
+    assert_eq!(out.code, 5, "{out:?}");
+    let logs = env.ctl(&["logs", "--level", "warn"]).ok().stdout;
+    let failed: Vec<&str> = logs.lines().filter(|l| l.contains("turn failed")).collect();
+    assert_eq!(failed.len(), 1, "{logs}");
+    assert!(failed[0].contains("UsageLimit") && failed[0].contains("usage limit"), "{logs}");
+}
