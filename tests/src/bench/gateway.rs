@@ -31,7 +31,7 @@ fn request(body: &str) -> String {
 /// One streamed request over the socket: (time to the first text delta, whole body).
 fn stream_once(sock: &Path, prompt: &str) -> Result<(Duration, Vec<u8>), String> {
     let body =
-        serde_json::json!({"model": "gpt-5.2-codex", "input": prompt, "stream": true}).to_string();
+        serde_json::json!({"model": crate::fakes::catalog::DEFAULT_MODEL, "input": prompt, "stream": true}).to_string();
     let start = Instant::now();
     let mut s = UnixStream::connect(sock).map_err(|e| format!("connect: {e}"))?;
     s.set_read_timeout(Some(Duration::from_secs(120)))
