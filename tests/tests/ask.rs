@@ -185,7 +185,7 @@ fn piped_stdin_is_sent_as_context() {
     // Neither: bad input.
     let out = env.ctl_stdin(&["ask"], "");
     assert_eq!(out.code, 7, "{out:?}");
-    assert!(out.stderr.contains("Nothing to ask"), "{out:?}");
+    assert!(out.stderr.contains("The prompt is empty"), "{out:?}");
     let out = env.ctl_stdin(&["ask", "--effort", "huge", "x"], "");
     assert_eq!(out.code, 7, "{out:?}");
 }

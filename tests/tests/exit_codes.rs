@@ -90,7 +90,7 @@ fn bad_input_and_not_found_are_7() {
     assert_eq!(out.code, 7, "{out:?}");
     let out = env.ctl_stdin(&["ask"], "");
     assert_eq!(out.code, 7, "{out:?}");
-    assert!(out.stderr.contains("Nothing to ask"), "{out:?}");
+    assert!(out.stderr.contains("The prompt is empty"), "{out:?}");
     let out = env.ctl(&["ask", "--effort", "huge", "x"]);
     assert_eq!(out.code, 7, "an effort the model does not list: {out:?}");
     assert!(out.stderr.contains("low, medium"), "{out:?}");

@@ -104,11 +104,7 @@ fn build_request(args: &AskArgs) -> anyhow::Result<AskRequest> {
             .context("cannot read the piped input (is it text?)")?;
         (!s.trim().is_empty()).then_some(s)
     };
-    if prompt.trim().is_empty() && context.is_none() {
-        return Err(bad_input(
-            "Nothing to ask: give a prompt (`codexctl ask \"…\"`) or pipe text in.",
-        ));
-    }
+    // An empty prompt is refused by the daemon, the one place that decides it.
     let effort = args.effort.clone();
     let verbosity = args.verbosity;
     let developer_instructions = args

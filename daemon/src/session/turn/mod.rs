@@ -97,7 +97,7 @@ async fn run_inner(
     if req.prompt.trim().is_empty() && req.context.as_deref().is_none_or(|c| c.trim().is_empty()) {
         return Err(WireError::new(
             ErrorCode::BadRequest,
-            "The prompt is empty; pass it as arguments or pipe text in.",
+            "The prompt is empty: give one (`codexctl ask \"…\"`) or pipe text in.",
         ));
     }
     env.backend.access().await?;
