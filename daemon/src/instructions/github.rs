@@ -99,21 +99,14 @@ impl GitHub {
             Self::base(&self.config.api_url),
             self.config.repo
         );
-        let mut req = self
+        let req = self
             .http
             .get(url)
             .timeout(CALL_TIMEOUT)
             .header("Accept", "application/vnd.github+json");
-        if let Some(e) = etag {
-            req = req.header(IF_NONE_MATCH, e);
-        }
-        let resp = req.send().await.map_err(transport)?;
-        let status = resp.status();
-        if status == StatusCode::NOT_MODIFIED {
+        let Some((resp, etag)) = conditional(req, etag, now, what).await? else {
             return Ok(Fetched::NotModified);
-        }
-        check(status, resp.headers(), now, what)?;
-        let etag = header(resp.headers(), ETAG.as_str());
+        };
         let body: serde_json::Value = resp.json().await.map_err(|e| GitHubError::Invalid {
             what: what.into(),
             detail: e.to_string(),
@@ -175,20 +168,13 @@ impl GitHub {
         etag: Option<&str>,
         now: u64,
     ) -> Result<Fetched<String>, GitHubError> {
-        let mut req = self
+        let req = self
             .http
             .get(self.file_url(tag, path))
             .timeout(CALL_TIMEOUT);
-        if let Some(e) = etag {
-            req = req.header(IF_NONE_MATCH, e);
-        }
-        let resp = req.send().await.map_err(transport)?;
-        let status = resp.status();
-        if status == StatusCode::NOT_MODIFIED {
+        let Some((resp, etag)) = conditional(req, etag, now, path).await? else {
             return Ok(Fetched::NotModified);
-        }
-        check(status, resp.headers(), now, path)?;
-        let etag = header(resp.headers(), ETAG.as_str());
+        };
         let text = resp.text().await.map_err(transport)?;
         if text.trim().is_empty() {
             return Err(GitHubError::Invalid {
@@ -215,6 +201,27 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
+}
+
+/// Send `req` with `If-None-Match: etag`: `None` for a 304, else the 2xx answer (rate limits
+/// and error statuses checked) and its new ETag.
+async fn conditional(
+    mut req: reqwest::RequestBuilder,
+    etag: Option<&str>,
+    now: u64,
+    what: &str,
+) -> Result<Option<(reqwest::Response, Option<String>)>, GitHubError> {
+    if let Some(e) = etag {
+        req = req.header(IF_NONE_MATCH, e);
+    }
+    let resp = req.send().await.map_err(transport)?;
+    let status = resp.status();
+    if status == StatusCode::NOT_MODIFIED {
+        return Ok(None);
+    }
+    check(status, resp.headers(), now, what)?;
+    let etag = header(resp.headers(), ETAG.as_str());
+    Ok(Some((resp, etag)))
 }
 
 fn transport(e: reqwest::Error) -> GitHubError {
