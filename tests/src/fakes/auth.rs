@@ -223,12 +223,6 @@ impl FakeAuth {
 
     // ----- configuration -------------------------------------------------------------------
 
-    /// The client id the issuer accepts (default `app_EMoamEEZ73f0CkXaXp7hrann`).
-    pub fn set_client_id(&self, client_id: &str) {
-        self.with(|s| s.client_id = client_id.to_owned());
-        self.shared.registry.set_issuer(&self.shared.url, client_id);
-    }
-
     /// Who newly issued tokens say the user is.
     pub fn set_identity(&self, identity: Identity) {
         self.with(|s| s.identity = identity);
@@ -237,16 +231,6 @@ impl FakeAuth {
     /// The identity newly issued tokens carry.
     pub fn identity(&self) -> Identity {
         self.with(|s| s.identity.clone())
-    }
-
-    /// Email of newly issued tokens.
-    pub fn set_email(&self, email: &str) {
-        self.with(|s| s.identity.email = email.to_owned());
-    }
-
-    /// Plan type of newly issued tokens.
-    pub fn set_plan_type(&self, plan: &str) {
-        self.with(|s| s.identity.plan_type = plan.to_owned());
     }
 
     /// Account id of newly issued tokens; `None` omits the `chatgpt_account_id` claim.
@@ -266,12 +250,6 @@ impl FakeAuth {
         self.with(|s| s.deny_entitlement = deny);
     }
 
-    /// Restricts the loopback redirect ports authorize accepts (the real allow-list is
-    /// `[1455, 1457]`); `None` (default) accepts any port on `http://localhost/auth/callback`.
-    pub fn set_allowed_redirect_ports(&self, ports: Option<Vec<u16>>) {
-        self.with(|s| s.allowed_redirect_ports = ports);
-    }
-
     /// Every refresh answers 401 `refresh_token_expired` while on.
     pub fn set_refresh_expired(&self, expired: bool) {
         self.with(|s| s.refresh_expired = expired);
@@ -280,11 +258,6 @@ impl FakeAuth {
     /// Device login on/off; off makes `usercode` answer 404 (default on).
     pub fn set_device_enabled(&self, enabled: bool) {
         self.with(|s| s.device_enabled = enabled);
-    }
-
-    /// The `interval` string the usercode endpoint returns (default `"1"`).
-    pub fn set_device_interval(&self, interval: &str) {
-        self.with(|s| s.device_interval = interval.to_owned());
     }
 
     /// Approves every pending device request; returns how many were approved.

@@ -255,11 +255,6 @@ impl FakeGitHub {
         });
     }
 
-    /// API requests left in the current window.
-    pub fn rate_remaining(&self) -> u32 {
-        self.with(|s| s.remaining)
-    }
-
     /// Turns off `failing` and the forced rate limit, and refills the budget.
     pub fn clear_faults(&self) {
         self.with(|s| {

@@ -299,17 +299,6 @@ impl TokenRegistry {
         })
     }
 
-    /// Whether the grant of `token` (refresh or access) is revoked; `None` if unknown.
-    pub fn is_revoked(&self, token: &str) -> Option<bool> {
-        let r = lock(&self.inner);
-        let grant = r
-            .refresh
-            .get(token)
-            .map(|x| x.grant)
-            .or_else(|| r.access.get(token).map(|x| x.grant))?;
-        r.grants.get(&grant).map(|g| g.revoked)
-    }
-
     /// Remembers a secret that was not minted here (authorization codes, PKCE verifiers, OAuth
     /// states, device ids) so it shows up in [`TokenRegistry::issued_tokens`].
     pub fn record_secret(&self, secret: &str) {
@@ -340,11 +329,6 @@ impl TokenRegistry {
                 })
             })
             .cloned()
-    }
-
-    /// Number of grants (sign-ins) minted so far.
-    pub fn grant_count(&self) -> usize {
-        lock(&self.inner).grants.len()
     }
 }
 

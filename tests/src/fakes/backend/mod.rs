@@ -33,7 +33,6 @@ mod routes;
 mod sse;
 mod validate;
 
-use routes::models_body_and_etag;
 use validate::message_text;
 
 use std::collections::{HashMap, VecDeque};
@@ -83,7 +82,6 @@ struct BackendState {
     faults: VecDeque<(BackendFault, Option<u32>)>,
     models: Vec<Value>,
     rejected_models: Vec<String>,
-    strict_models: bool,
     usage: UsageHeaders,
     /// prompt_cache_key → input tokens of the previous request with that key.
     cache_keys: HashMap<String, u64>,
@@ -387,7 +385,6 @@ impl FakeBackend {
                 faults: VecDeque::new(),
                 models: default_models(),
                 rejected_models: Vec::new(),
-                strict_models: false,
                 usage: UsageHeaders::default(),
                 cache_keys: HashMap::new(),
                 seq: 0,
@@ -487,16 +484,6 @@ impl FakeBackend {
         self.with(|s| s.noise = on);
     }
 
-    /// Values of the `x-codex-*` headers.
-    pub fn set_usage_headers(&self, usage: UsageHeaders) {
-        self.with(|s| s.usage = usage);
-    }
-
-    /// Current values of the `x-codex-*` headers.
-    pub fn usage_headers(&self) -> UsageHeaders {
-        self.with(|s| s.usage.clone())
-    }
-
     // ----- faults --------------------------------------------------------------------------
 
     /// Queues `fault` for the next `times` matching requests (after faults queued earlier).
@@ -515,11 +502,6 @@ impl FakeBackend {
     /// Removes all queued faults.
     pub fn clear_faults(&self) {
         self.with(|s| s.faults.clear());
-    }
-
-    /// Number of queued fault entries.
-    pub fn pending_faults(&self) -> usize {
-        self.with(|s| s.faults.len())
     }
 
     // ----- models --------------------------------------------------------------------------
@@ -552,11 +534,6 @@ impl FakeBackend {
         })
     }
 
-    /// The current ETag of the model list.
-    pub fn models_etag(&self) -> String {
-        self.with(|s| models_body_and_etag(&s.models).1)
-    }
-
     /// What `GET /wham/accounts/check` answers (`None`: 404, the default).
     pub fn set_accounts_check(&self, body: Option<Value>) {
         self.with(|s| s.accounts_check = body);
@@ -577,12 +554,6 @@ impl FakeBackend {
         self.with(|s| s.rejected_models = slugs.iter().map(|x| (*x).to_owned()).collect());
     }
 
-    /// When on, any model not in the model list is rejected as not supported (default off:
-    /// any model is accepted).
-    pub fn set_strict_models(&self, strict: bool) {
-        self.with(|s| s.strict_models = strict);
-    }
-
     // ----- observation ---------------------------------------------------------------------
 
     /// Accepted `/codex/responses` requests (validated, including those answered with a
@@ -594,11 +565,6 @@ impl FakeBackend {
     /// The last accepted request.
     pub fn last_request(&self) -> Option<RecordedRequest> {
         self.with(|s| s.requests.last().cloned())
-    }
-
-    /// Forgets recorded requests (counters stay).
-    pub fn clear_requests(&self) {
-        self.with(|s| s.requests.clear());
     }
 
     /// All `POST /codex/responses` calls, including rejected and faulted ones.
@@ -653,7 +619,6 @@ mod tests {
             ]),
             models: Vec::new(),
             rejected_models: Vec::new(),
-            strict_models: false,
             usage: UsageHeaders::default(),
             cache_keys: HashMap::new(),
             seq: 0,

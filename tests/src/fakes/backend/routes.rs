@@ -249,7 +249,7 @@ pub(super) async fn responses(
             .models
             .iter()
             .find(|m| m.get("slug").and_then(Value::as_str) == Some(model.as_str()));
-        if s.rejected_models.contains(&model) || (s.strict_models && entry.is_none()) {
+        if s.rejected_models.contains(&model) {
             return model_not_supported(&model);
         }
         // A `version` below the model's minimum is refused, as the real backend does.
