@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use codexd_tests::fakes::FakeStack;
 use codexd_tests::fakes::backend::{BackendFault, Script};
+use codexd_tests::fakes::{FakeServer, FakeStack};
 use codexd_tests::harness::{Env, Output};
 
 /// Upper bound for any single codexctl call in this file.

@@ -23,7 +23,7 @@ use codexd_tests::fakes::catalog::{
     self, CATALOG_PATH, CLASSIC_MODEL, DEFAULT_MODEL, FUTURE_MODEL, SMALL_MODEL,
 };
 use codexd_tests::fakes::github::{DEFAULT_TAG, GhRequest, RateLimitFault, fake_prompt};
-use codexd_tests::fakes::{FakeAuth, FakeBackend, FakeGitHub, FakeStack};
+use codexd_tests::fakes::{FakeAuth, FakeBackend, FakeGitHub, FakeServer, FakeStack};
 use codexd_tests::harness::{Env, wait_until};
 
 /// A legacy model no catalog lists: its instructions come from a prompt file.

@@ -37,7 +37,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::jwt::Identity;
-use super::server::Server;
+use super::server::{FakeServer, Server};
 use super::tokens::{DEFAULT_CLIENT_ID, TokenRegistry, TokenSet};
 use super::{
     api_error, json, lock, now_unix, oauth_error, parse_params, parse_query, random_token,
@@ -49,7 +49,7 @@ pub const DEFAULT_ACCESS_LIFETIME: i64 = 3600;
 const CODE_LIFETIME: i64 = 600;
 
 /// Handle to a running fake issuer. Clones share the server and its state; the server stops
-/// when the last clone is dropped (or on [`FakeAuth::stop`]).
+/// when the last clone is dropped (or on [`FakeServer::stop`](super::FakeServer::stop)).
 #[derive(Clone)]
 pub struct FakeAuth {
     shared: Arc<Shared>,
@@ -200,21 +200,6 @@ impl FakeAuth {
     /// The token registry (share it with a [`super::FakeBackend`]).
     pub fn registry(&self) -> TokenRegistry {
         self.shared.registry.clone()
-    }
-
-    /// Stops listening and drops open connections (the issuer becomes unreachable).
-    pub fn stop(&self) {
-        self.server.stop();
-    }
-
-    /// Listens again on the same port after [`FakeAuth::stop`].
-    pub fn restart(&self) -> std::io::Result<()> {
-        self.server.restart()
-    }
-
-    /// Whether the server is listening.
-    pub fn is_running(&self) -> bool {
-        self.server.is_running()
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut AuthState) -> R) -> R {
@@ -951,6 +936,12 @@ async fn device_page() -> Response {
 
 async fn device_callback_page() -> Response {
     Html("<!doctype html><p>Device sign-in complete (fake).</p>").into_response()
+}
+
+impl FakeServer for FakeAuth {
+    fn server(&self) -> &Server {
+        &self.server
+    }
 }
 
 #[cfg(test)]

@@ -49,6 +49,7 @@ use serde_json::Value;
 pub use auth::FakeAuth;
 pub use backend::FakeBackend;
 pub use github::FakeGitHub;
+pub use server::FakeServer;
 
 /// All three fakes, started together and wired so that the backend accepts exactly the access
 /// tokens the issuer handed out (and stops accepting revoked ones).

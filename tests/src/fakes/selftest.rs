@@ -13,7 +13,7 @@ use super::backend::{BackendFault, Fixture};
 use super::catalog::{CLASSIC_MODEL, DEFAULT_MODEL, FUTURE_MODEL};
 use super::github::{DEFAULT_TAG, RateLimitFault};
 use super::tokens::DEFAULT_CLIENT_ID;
-use super::{FakeBackend, FakeGitHub, FakeStack, wait_until};
+use super::{FakeBackend, FakeGitHub, FakeServer, FakeStack, wait_until};
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 

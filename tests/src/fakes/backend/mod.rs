@@ -44,7 +44,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::catalog;
-use super::server::Server;
+use super::server::{FakeServer, Server};
 use super::tokens::{AccessError, AccessInfo, TokenRegistry};
 use super::{api_error, etag_matches, etag_of, json, lock, now_unix, random_hex};
 
@@ -422,21 +422,6 @@ impl FakeBackend {
         self.shared.registry.clone()
     }
 
-    /// Stops listening and kills open connections (including hanging streams).
-    pub fn stop(&self) {
-        self.server.stop();
-    }
-
-    /// Listens again on the same port.
-    pub fn restart(&self) -> io::Result<()> {
-        self.server.restart()
-    }
-
-    /// Whether the server is listening.
-    pub fn is_running(&self) -> bool {
-        self.server.is_running()
-    }
-
     fn with<R>(&self, f: impl FnOnce(&mut BackendState) -> R) -> R {
         f(&mut lock(&self.shared.state))
     }
@@ -596,6 +581,12 @@ impl FakeBackend {
     /// SSE bodies the fake sent to their (scripted) end, including cut/reset ones.
     pub fn finished_streams(&self) -> u64 {
         self.shared.streams.finished.load(Ordering::SeqCst)
+    }
+}
+
+impl FakeServer for FakeBackend {
+    fn server(&self) -> &Server {
+        &self.server
     }
 }
 
