@@ -74,6 +74,25 @@ pub fn free_port() -> u16 {
         .expect("free port")
 }
 
+/// The signed-in sandbox most tests start from: the fakes, an [`Env`] pointed at them, and a
+/// sign-in imported from the fake issuer (which starts the daemon). Drop order: bind as
+/// `let (stack, env) = …` so the daemon stops before the fakes do.
+pub fn signed_in() -> (crate::fakes::FakeStack, Env) {
+    signed_in_with(|_, _| {})
+}
+
+/// [`signed_in`] after `prepare` has adjusted the environment or the fakes (variables,
+/// `config.toml`, scripted answers) — it runs before the sign-in starts the daemon.
+pub fn signed_in_with(
+    prepare: impl FnOnce(&mut Env, &crate::fakes::FakeStack),
+) -> (crate::fakes::FakeStack, Env) {
+    let stack = crate::fakes::FakeStack::start_blocking();
+    let mut env = Env::new().with_fakes(&stack);
+    prepare(&mut env, &stack);
+    env.import_login(&stack);
+    (stack, env)
+}
+
 /// An isolated environment for one test.
 pub struct Env {
     /// The temp root; everything lives below it.

@@ -10,16 +10,12 @@ use std::time::{Duration, Instant};
 
 use codexd_tests::fakes::FakeStack;
 use codexd_tests::fakes::backend::{BackendFault, Fixture, Script};
-use codexd_tests::harness::{Env, Output, wait_until};
+use codexd_tests::harness::{self, Env, Output, wait_until};
 use serde_json::Value;
 
 /// Fakes + an isolated environment with an imported sign-in.
 fn signed_in() -> (FakeStack, Env) {
-    let stack = FakeStack::start_blocking();
-    let mut env = Env::new().with_fakes(&stack);
-    env.set("CODEXD_SCOPE", "test-terminal|/work");
-    env.import_login(&stack);
-    (stack, env)
+    harness::signed_in_with(|env, _| env.set("CODEXD_SCOPE", "test-terminal|/work"))
 }
 
 fn ask(env: &Env, args: &[&str]) -> Output {

@@ -24,7 +24,7 @@ use codexd_proto::{ErrorCode, Reply, Request};
 use codexd_tests::bench::wire::{CallError, Conn};
 use codexd_tests::fakes::FakeStack;
 use codexd_tests::fakes::backend::Script;
-use codexd_tests::harness::{Env, Output, wait_until};
+use codexd_tests::harness::{Env, Output, signed_in_with, wait_until};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -260,10 +260,7 @@ fn tear(path: &Path) {
 #[test]
 fn kill_9_during_turns_keeps_every_completed_turn() {
     let mut rng = seeded("turns");
-    let stack = FakeStack::start_blocking();
-    let mut env = Env::new().with_fakes(&stack);
-    env.set("CODEXD_SCOPE", "crash-test|/work");
-    env.import_login(&stack);
+    let (stack, env) = signed_in_with(|env, _| env.set("CODEXD_SCOPE", "crash-test|/work"));
     let n = iterations(10);
     let names = ["conv-a", "conv-b", "conv-c"];
     let mut expected: Expected = names.iter().map(|n| (n.to_string(), vec![])).collect();
