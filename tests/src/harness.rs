@@ -251,34 +251,50 @@ impl Env {
 
     /// Write `config.toml`.
     pub fn write_config(&self, toml: &str) {
-        let dir = self.config_dir();
-        std::fs::create_dir_all(&dir).expect("mkdir config");
-        std::fs::write(dir.join("config.toml"), toml).expect("write config");
+        let paths = self.paths();
+        std::fs::create_dir_all(&paths.config_dir).expect("mkdir config");
+        std::fs::write(paths.config_file(), toml).expect("write config");
+    }
+
+    /// Where the daemon started in this environment keeps its files: the daemon's own
+    /// [`Paths`](codexd::paths::Paths), resolved as `directories` does on Linux for the XDG
+    /// variables [`Env::new`] sets, so file names (credentials, lock, caches, logs) come from
+    /// the daemon and never drift from it.
+    pub fn paths(&self) -> codexd::paths::Paths {
+        let r = self.root.path();
+        let state_dir = r.join("state/codexd");
+        codexd::paths::Paths {
+            config_dir: r.join("config/codexd"),
+            data_dir: r.join("data/codexd"),
+            cache_dir: r.join("cache/codexd"),
+            log_dir: state_dir.join("logs"),
+            state_dir,
+        }
     }
 
     /// `~/.config/codexd`
     pub fn config_dir(&self) -> PathBuf {
-        self.root.path().join("config/codexd")
+        self.paths().config_dir
     }
 
     /// `~/.local/share/codexd`
     pub fn data_dir(&self) -> PathBuf {
-        self.root.path().join("data/codexd")
+        self.paths().data_dir
     }
 
     /// `~/.cache/codexd`
     pub fn cache_dir(&self) -> PathBuf {
-        self.root.path().join("cache/codexd")
+        self.paths().cache_dir
     }
 
     /// `~/.local/state/codexd`
     pub fn state_dir(&self) -> PathBuf {
-        self.root.path().join("state/codexd")
+        self.paths().state_dir
     }
 
     /// The log directory.
     pub fn log_dir(&self) -> PathBuf {
-        self.state_dir().join("logs")
+        self.paths().log_dir
     }
 
     /// The home directory.
@@ -288,7 +304,7 @@ impl Env {
 
     /// Pid of the running daemon, from its lock file, if it is alive.
     pub fn daemon_pid(&self) -> Option<u32> {
-        let pid: u32 = std::fs::read_to_string(self.state_dir().join("codexd.lock"))
+        let pid: u32 = std::fs::read_to_string(self.paths().lock_file())
             .ok()?
             .trim()
             .parse()

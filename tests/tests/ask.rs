@@ -377,7 +377,7 @@ fn history_survives_kill_9_and_a_torn_last_line() {
         std::os::unix::net::UnixStream::connect(&env.socket).is_err()
     }));
     // A crash mid-write leaves a torn line at the end of the history file.
-    let dir = env.data_dir().join("sessions");
+    let dir = env.paths().sessions_dir();
     let file = std::fs::read_dir(&dir)
         .unwrap()
         .flatten()

@@ -32,7 +32,7 @@ fn status(env: &Env) -> serde_json::Value {
 }
 
 fn creds_file(env: &Env) -> std::path::PathBuf {
-    env.data_dir().join("credentials.json")
+    env.paths().credentials_file()
 }
 
 /// Ask the daemon for an access token through the test hook; returns (account, token sha).

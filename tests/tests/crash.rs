@@ -88,7 +88,7 @@ fn debug_access(env: &Env, after_unauthorized: bool) -> Result<Reply, CallError>
 
 /// The refresh token in the credentials file.
 fn stored_refresh_token(env: &Env) -> String {
-    let path = env.data_dir().join("credentials.json");
+    let path = env.paths().credentials_file();
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{} unreadable after a crash: {e}", path.display()));
     let v: serde_json::Value = serde_json::from_str(&text)
@@ -289,7 +289,7 @@ fn kill_9_during_turns_keeps_every_completed_turn() {
         }
         // Sometimes also leave a torn line behind, as a kill in the middle of `write` would.
         if rng.random_bool(0.25) {
-            let files: Vec<_> = std::fs::read_dir(env.data_dir().join("sessions"))
+            let files: Vec<_> = std::fs::read_dir(env.paths().sessions_dir())
                 .map(|d| {
                     d.flatten()
                         .map(|e| e.path())

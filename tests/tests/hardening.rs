@@ -663,7 +663,7 @@ fn debug_access(env: &Env, after_unauthorized: bool) -> String {
 #[test]
 fn a_refresh_that_could_not_be_saved_is_saved_later() {
     let (stack, env) = signed_in();
-    let creds = env.data_dir().join("credentials.json");
+    let creds = env.paths().credentials_file();
     assert!(creds.is_file());
     let first = debug_access(&env, false);
     // Storage breaks: a directory where the file is replaced makes every save fail (root
