@@ -354,24 +354,8 @@ impl Drop for Env {
     }
 }
 
-/// Whether a process is alive: it exists and is not a zombie whose threads have all ended.
-/// (After kill -9 the main thread can be a zombie while another thread still finishes a
-/// system call and holds the listening socket.)
-pub fn alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            let zombie = stat
-                .rsplit(')')
-                .next()
-                .is_some_and(|rest| rest.trim_start().starts_with('Z'));
-            let threads = std::fs::read_dir(format!("/proc/{pid}/task"))
-                .map(|d| d.count())
-                .unwrap_or(0);
-            !zombie || threads > 1
-        }
-        Err(_) => false,
-    }
-}
+/// Whether a process is alive (the daemon's own rule, shared with `codexctl daemon stop`).
+pub use codexd_proto::process::alive;
 
 /// Poll `cond` every 10 ms until true or the limit passes (the fakes' helper, shared).
 pub use crate::fakes::wait_until;
