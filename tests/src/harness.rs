@@ -218,16 +218,20 @@ impl Env {
         }
     }
 
-    /// Run codexctl with `input` on stdin.
-    pub fn ctl_stdin(&self, args: &[&str], input: &str) -> Output {
-        let mut child = self
-            .ctl_cmd()
+    /// Start codexctl in the background with stdin, stdout and stderr piped.
+    pub fn spawn_ctl(&self, args: &[&str]) -> std::process::Child {
+        self.ctl_cmd()
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("spawn codexctl");
+            .expect("spawn codexctl")
+    }
+
+    /// Run codexctl with `input` on stdin.
+    pub fn ctl_stdin(&self, args: &[&str], input: &str) -> Output {
+        let mut child = self.spawn_ctl(args);
         let mut stdin = child.stdin.take().expect("stdin");
         let input = input.to_string();
         let writer = std::thread::spawn(move || {

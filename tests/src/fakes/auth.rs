@@ -192,11 +192,6 @@ impl FakeAuth {
         self.server.url()
     }
 
-    /// The bound address.
-    pub fn addr(&self) -> std::net::SocketAddr {
-        self.server.addr()
-    }
-
     /// The token registry (share it with a [`super::FakeBackend`]).
     pub fn registry(&self) -> TokenRegistry {
         self.shared.registry.clone()

@@ -144,11 +144,6 @@ impl FakeGitHub {
         self.server.url()
     }
 
-    /// The bound address.
-    pub fn addr(&self) -> std::net::SocketAddr {
-        self.server.addr()
-    }
-
     fn with<R>(&self, f: impl FnOnce(&mut GhState) -> R) -> R {
         f(&mut lock(&self.shared.state))
     }

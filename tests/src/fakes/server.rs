@@ -67,11 +67,6 @@ impl Server {
         })
     }
 
-    /// The bound address.
-    pub(crate) fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     /// Base URL, no trailing slash.
     pub(crate) fn url(&self) -> String {
         format!("http://{}", self.addr)

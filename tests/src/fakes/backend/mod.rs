@@ -412,11 +412,6 @@ impl FakeBackend {
         format!("{}/backend-api", self.server.url())
     }
 
-    /// The bound address.
-    pub fn addr(&self) -> std::net::SocketAddr {
-        self.server.addr()
-    }
-
     /// The registry whose access tokens are accepted.
     pub fn registry(&self) -> TokenRegistry {
         self.shared.registry.clone()

@@ -404,18 +404,8 @@ pub(super) fn last_text_part(item: &Value) -> String {
     }
 }
 
-/// Text of a message item (string content, or its text parts joined).
-pub(super) fn message_text(item: &Value) -> String {
-    match item.get("content") {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join(""),
-        _ => String::new(),
-    }
-}
+/// Text of a message item (string content, or its text parts joined): the daemon's own reading.
+pub(super) use codexd::session::request::message_text;
 
 #[cfg(test)]
 mod tests {
