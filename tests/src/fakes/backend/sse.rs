@@ -190,20 +190,7 @@ pub(super) fn plan(
         );
         let output_tokens = 8 + reasoning_tokens;
         push(
-            json!({
-                "type": "response.completed",
-                "response": {
-                    "id": rid, "object": "response", "status": "completed", "model": ctx.model,
-                    "output": [],
-                    "usage": {
-                        "input_tokens": ctx.input_tokens,
-                        "input_tokens_details": { "cached_tokens": ctx.cached_tokens },
-                        "output_tokens": output_tokens,
-                        "output_tokens_details": { "reasoning_tokens": reasoning_tokens },
-                        "total_tokens": ctx.input_tokens + output_tokens,
-                    },
-                },
-            }),
+            completed(&rid, ctx, output_tokens, reasoning_tokens),
             Duration::ZERO,
             &mut events,
         );
@@ -244,20 +231,7 @@ pub(super) fn plan(
     );
     let output_tokens = (text.len() as u64 / 4).max(1) + reasoning_tokens;
     push(
-        json!({
-            "type": "response.completed",
-            "response": {
-                "id": rid, "object": "response", "status": "completed", "model": ctx.model,
-                "output": [],
-                "usage": {
-                    "input_tokens": ctx.input_tokens,
-                    "input_tokens_details": { "cached_tokens": ctx.cached_tokens },
-                    "output_tokens": output_tokens,
-                    "output_tokens_details": { "reasoning_tokens": reasoning_tokens },
-                    "total_tokens": ctx.input_tokens + output_tokens,
-                },
-            },
-        }),
+        completed(&rid, ctx, output_tokens, reasoning_tokens),
         Duration::ZERO,
         &mut events,
     );
@@ -413,6 +387,24 @@ pub(super) fn sse_response(steps: Vec<Step>, stats: &Arc<StreamStats>) -> Respon
         Body::from_stream(stream),
     )
         .into_response()
+}
+
+/// The `response.completed` event of a turn, with its token usage.
+fn completed(rid: &str, ctx: &TurnCtx, output_tokens: u64, reasoning_tokens: u64) -> Value {
+    json!({
+        "type": "response.completed",
+        "response": {
+            "id": rid, "object": "response", "status": "completed", "model": ctx.model,
+            "output": [],
+            "usage": {
+                "input_tokens": ctx.input_tokens,
+                "input_tokens_details": { "cached_tokens": ctx.cached_tokens },
+                "output_tokens": output_tokens,
+                "output_tokens_details": { "reasoning_tokens": reasoning_tokens },
+                "total_tokens": ctx.input_tokens + output_tokens,
+            },
+        },
+    })
 }
 
 #[cfg(test)]
