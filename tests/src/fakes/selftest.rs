@@ -12,7 +12,7 @@ use super::auth::pkce_pair;
 use super::backend::{BackendFault, Fixture};
 use super::catalog::{CLASSIC_MODEL, DEFAULT_MODEL, FUTURE_MODEL};
 use super::github::{DEFAULT_TAG, RateLimitFault};
-use super::tokens::DEFAULT_CLIENT_ID;
+use super::tokens::{DEFAULT_CLIENT_ID, TokenSet};
 use super::{FakeBackend, FakeGitHub, FakeServer, FakeStack, wait_until};
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
@@ -136,6 +136,23 @@ async fn post_responses(
         req = req.header("ChatGPT-Account-ID", a);
     }
     req.send().await
+}
+
+/// [`post_responses`] as the signed-in `login` (its access token and account id).
+async fn post_as(
+    c: &reqwest::Client,
+    backend: &FakeBackend,
+    login: &TokenSet,
+    body: &Value,
+) -> reqwest::Result<reqwest::Response> {
+    post_responses(
+        c,
+        backend,
+        &login.access_token,
+        login.account_id.as_deref(),
+        body,
+    )
+    .await
 }
 
 /// `data:` payloads that parse as JSON, in order.
@@ -358,14 +375,7 @@ async fn revoked_and_expired_tokens_are_rejected_by_the_backend() -> TestResult 
     let c = client();
     let login = stack.auth.mint_login();
     let acct = login.account_id.as_deref();
-    let ok = post_responses(
-        &c,
-        &stack.backend,
-        &login.access_token,
-        acct,
-        &body(json!([user("a")])),
-    )
-    .await?;
+    let ok = post_as(&c, &stack.backend, &login, &body(json!([user("a")]))).await?;
     assert_eq!(ok.status(), StatusCode::OK);
     ok.text().await?;
 
@@ -392,14 +402,7 @@ async fn revoked_and_expired_tokens_are_rejected_by_the_backend() -> TestResult 
         vec![login.refresh_token.clone()]
     );
 
-    let r = post_responses(
-        &c,
-        &stack.backend,
-        &login.access_token,
-        acct,
-        &body(json!([user("a")])),
-    )
-    .await?;
+    let r = post_as(&c, &stack.backend, &login, &body(json!([user("a")]))).await?;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         r.json::<Value>().await?["error"]["code"],
@@ -427,15 +430,7 @@ async fn sse_order_history_and_item_ids() -> TestResult {
     let stack = FakeStack::start().await?;
     let c = client();
     let login = stack.auth.mint_login();
-    let acct = login.account_id.as_deref();
-    let r = post_responses(
-        &c,
-        &stack.backend,
-        &login.access_token,
-        acct,
-        &body(json!([user("hello")])),
-    )
-    .await?;
+    let r = post_as(&c, &stack.backend, &login, &body(json!([user("hello")]))).await?;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.headers()["content-type"], "text/event-stream");
     assert_eq!(r.headers()["x-codex-primary-window-minutes"], "300");
@@ -472,14 +467,7 @@ async fn sse_order_history_and_item_ids() -> TestResult {
         done[1].clone(),
         user("again"),
     ];
-    let r = post_responses(
-        &c,
-        &stack.backend,
-        &login.access_token,
-        acct,
-        &body(json!(history)),
-    )
-    .await?;
+    let r = post_as(&c, &stack.backend, &login, &body(json!(history))).await?;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let msg = r.json::<Value>().await?["error"]["message"]
         .as_str()
@@ -494,14 +482,7 @@ async fn sse_order_history_and_item_ids() -> TestResult {
             m.remove("status");
         }
     }
-    let r = post_responses(
-        &c,
-        &stack.backend,
-        &login.access_token,
-        acct,
-        &body(json!(history)),
-    )
-    .await?;
+    let r = post_as(&c, &stack.backend, &login, &body(json!(history))).await?;
     assert_eq!(r.status(), StatusCode::OK);
     let events = sse_events(&r.text().await?);
     let completed = events.last().ok_or("no events")?;
@@ -521,7 +502,7 @@ async fn sse_order_history_and_item_ids() -> TestResult {
     // Other validation: store, account header, wrong content type for assistant.
     let mut b = body(json!([user("x")]));
     b["store"] = json!(true);
-    let r = post_responses(&c, &stack.backend, &login.access_token, acct, &b).await?;
+    let r = post_as(&c, &stack.backend, &login, &b).await?;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let r = post_responses(
         &c,
@@ -536,11 +517,11 @@ async fn sse_order_history_and_item_ids() -> TestResult {
         "type": "message", "role": "assistant",
         "content": [{ "type": "input_text", "text": "x" }],
     }]);
-    let r = post_responses(&c, &stack.backend, &login.access_token, acct, &body(bad)).await?;
+    let r = post_as(&c, &stack.backend, &login, &body(bad)).await?;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let mut b = body(json!([user("x")]));
     b["reasoning"]["effort"] = json!("max");
-    let r = post_responses(&c, &stack.backend, &login.access_token, acct, &b).await?;
+    let r = post_as(&c, &stack.backend, &login, &b).await?;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     Ok(())
 }
@@ -690,9 +671,8 @@ async fn backend_faults() -> TestResult {
     let stack = FakeStack::start().await?;
     let c = client();
     let login = stack.auth.mint_login();
-    let acct = login.account_id.as_deref();
     let b = body(json!([user("x")]));
-    let send = || post_responses(&c, &stack.backend, &login.access_token, acct, &b);
+    let send = || post_as(&c, &stack.backend, &login, &b);
 
     stack.backend.push_fault(BackendFault::Unauthorized, 1);
     stack.backend.push_fault(
