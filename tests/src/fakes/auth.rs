@@ -49,7 +49,7 @@ pub const DEFAULT_ACCESS_LIFETIME: i64 = 3600;
 const CODE_LIFETIME: i64 = 600;
 
 /// Handle to a running fake issuer. Clones share the server and its state; the server stops
-/// when the last clone is dropped (or on [`FakeServer::stop`](super::FakeServer::stop)).
+/// when the last clone is dropped (or on [`FakeServer::stop`]).
 #[derive(Clone)]
 pub struct FakeAuth {
     shared: Arc<Shared>,

@@ -12,8 +12,8 @@
 //!   derived from tag, name and content; 304 on match; 404 when unknown.
 //!
 //! Content is made up ("FAKE prompt.md for rust-v0.171.0"), never real prompt text. Faults:
-//! 500 on everything, a forced 403/429 rate limit, and [`FakeServer::stop`](super::FakeServer::stop)/
-//! [`FakeServer::restart`](super::FakeServer::restart) for "unreachable".
+//! 500 on everything, a forced 403/429 rate limit, and [`FakeServer::stop`]/
+//! [`FakeServer::restart`] for "unreachable".
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

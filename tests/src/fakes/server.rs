@@ -98,7 +98,7 @@ impl Server {
     }
 }
 
-/// Switching a fake off and on again, written once for every fake over its [`Server`]: tests
+/// Switching a fake off and on again, written once for every fake over its `Server`: tests
 /// use it to make the issuer, the backend or GitHub unreachable and reachable again.
 pub trait FakeServer {
     /// The fake's HTTP server.
