@@ -11,6 +11,7 @@ use super::cases::{Bench, ms};
 use super::procfs;
 use super::report::{Row, Target};
 use crate::fakes::backend::Script;
+use crate::fakes::catalog::DEFAULT_MODEL;
 use crate::harness::Env;
 
 const NEEDLE: &[u8] = b"response.output_text.delta";
@@ -31,7 +32,7 @@ fn request(body: &str) -> String {
 /// One streamed request over the socket: (time to the first text delta, whole body).
 fn stream_once(sock: &Path, prompt: &str) -> Result<(Duration, Vec<u8>), String> {
     let body =
-        serde_json::json!({"model": "gpt-5.2-codex", "input": prompt, "stream": true}).to_string();
+        serde_json::json!({"model": DEFAULT_MODEL, "input": prompt, "stream": true}).to_string();
     let start = Instant::now();
     let mut s = UnixStream::connect(sock).map_err(|e| format!("connect: {e}"))?;
     s.set_read_timeout(Some(Duration::from_secs(120)))
