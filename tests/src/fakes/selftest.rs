@@ -17,6 +17,14 @@ use super::{FakeBackend, FakeGitHub, FakeServer, FakeStack, wait_until};
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
+/// A started stack, an HTTP client and a freshly minted login: where backend tests begin.
+async fn signed_in()
+-> Result<(FakeStack, reqwest::Client, TokenSet), Box<dyn std::error::Error + Send + Sync>> {
+    let stack = FakeStack::start().await?;
+    let login = stack.auth.mint_login();
+    Ok((stack, client(), login))
+}
+
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(Policy::none())
@@ -371,9 +379,7 @@ async fn refresh_rotates_and_reuse_kills_the_login() -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoked_and_expired_tokens_are_rejected_by_the_backend() -> TestResult {
-    let stack = FakeStack::start().await?;
-    let c = client();
-    let login = stack.auth.mint_login();
+    let (stack, c, login) = signed_in().await?;
     let acct = login.account_id.as_deref();
     let ok = post_as(&c, &stack.backend, &login, &body(json!([user("a")]))).await?;
     assert_eq!(ok.status(), StatusCode::OK);
@@ -427,9 +433,7 @@ async fn revoked_and_expired_tokens_are_rejected_by_the_backend() -> TestResult 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sse_order_history_and_item_ids() -> TestResult {
-    let stack = FakeStack::start().await?;
-    let c = client();
-    let login = stack.auth.mint_login();
+    let (stack, c, login) = signed_in().await?;
     let r = post_as(&c, &stack.backend, &login, &body(json!([user("hello")]))).await?;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.headers()["content-type"], "text/event-stream");
@@ -528,9 +532,7 @@ async fn sse_order_history_and_item_ids() -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn todays_contract_lite_versions_and_rejected_shapes() -> TestResult {
-    let stack = FakeStack::start().await?;
-    let c = client();
-    let login = stack.auth.mint_login();
+    let (stack, c, login) = signed_in().await?;
     let acct = login.account_id.as_deref();
     let send = |body: Value, extra: Vec<(&'static str, &'static str)>| {
         let mut req = c
@@ -668,9 +670,7 @@ async fn todays_contract_lite_versions_and_rejected_shapes() -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backend_faults() -> TestResult {
-    let stack = FakeStack::start().await?;
-    let c = client();
-    let login = stack.auth.mint_login();
+    let (stack, c, login) = signed_in().await?;
     let b = body(json!([user("x")]));
     let send = || post_as(&c, &stack.backend, &login, &b);
 
@@ -768,9 +768,7 @@ async fn backend_faults() -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn models_etag() -> TestResult {
-    let stack = FakeStack::start().await?;
-    let c = client();
-    let login = stack.auth.mint_login();
+    let (stack, c, login) = signed_in().await?;
     let url = format!(
         "{}/codex/models?client_version=0.171.0",
         stack.backend.base_url()
