@@ -190,19 +190,14 @@ fn purge_logs(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// `YYYY-MM-DD` (UTC), as tracing-appender names daily files.
+/// `YYYY-MM-DD` (UTC), as tracing-appender names daily files (it uses the same `time` crate).
 fn utc_date(unix: u64) -> String {
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = (unix / 86_400) as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    i64::try_from(unix)
+        .ok()
+        .and_then(|secs| time::OffsetDateTime::from_unix_timestamp(secs).ok())
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .date()
+        .to_string()
 }
 
 #[cfg(test)]

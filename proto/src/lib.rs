@@ -8,6 +8,7 @@
 //! - [`error`] — typed error codes carried on the wire; clients choose exit codes from them.
 //! - [`frame`] — the codec: u32 big-endian length + bincode 2 body, with a hard size cap.
 //! - [`socket`] — where the socket lives and the directory safety rules.
+//! - [`process`] — whether the daemon's process still runs (stop and the tests wait on it).
 //! - [`human`] — times and durations for people, so daemon messages and client output agree.
 //! - [`text`] — model text made safe for a terminal, and the rule that cleans a suggestion.
 //!
@@ -25,6 +26,7 @@ pub mod human;
 pub mod instructions;
 pub mod logs;
 pub mod message;
+pub mod process;
 pub mod socket;
 pub mod status;
 pub mod text;

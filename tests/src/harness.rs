@@ -74,6 +74,25 @@ pub fn free_port() -> u16 {
         .expect("free port")
 }
 
+/// The signed-in sandbox most tests start from: the fakes, an [`Env`] pointed at them, and a
+/// sign-in imported from the fake issuer (which starts the daemon). Drop order: bind as
+/// `let (stack, env) = …` so the daemon stops before the fakes do.
+pub fn signed_in() -> (crate::fakes::FakeStack, Env) {
+    signed_in_with(|_, _| {})
+}
+
+/// [`signed_in`] after `prepare` has adjusted the environment or the fakes (variables,
+/// `config.toml`, scripted answers) — it runs before the sign-in starts the daemon.
+pub fn signed_in_with(
+    prepare: impl FnOnce(&mut Env, &crate::fakes::FakeStack),
+) -> (crate::fakes::FakeStack, Env) {
+    let stack = crate::fakes::FakeStack::start_blocking();
+    let mut env = Env::new().with_fakes(&stack);
+    prepare(&mut env, &stack);
+    env.import_login(&stack);
+    (stack, env)
+}
+
 /// An isolated environment for one test.
 pub struct Env {
     /// The temp root; everything lives below it.
@@ -199,16 +218,20 @@ impl Env {
         }
     }
 
-    /// Run codexctl with `input` on stdin.
-    pub fn ctl_stdin(&self, args: &[&str], input: &str) -> Output {
-        let mut child = self
-            .ctl_cmd()
+    /// Start codexctl in the background with stdin, stdout and stderr piped.
+    pub fn spawn_ctl(&self, args: &[&str]) -> std::process::Child {
+        self.ctl_cmd()
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("spawn codexctl");
+            .expect("spawn codexctl")
+    }
+
+    /// Run codexctl with `input` on stdin.
+    pub fn ctl_stdin(&self, args: &[&str], input: &str) -> Output {
+        let mut child = self.spawn_ctl(args);
         let mut stdin = child.stdin.take().expect("stdin");
         let input = input.to_string();
         let writer = std::thread::spawn(move || {
@@ -232,34 +255,50 @@ impl Env {
 
     /// Write `config.toml`.
     pub fn write_config(&self, toml: &str) {
-        let dir = self.config_dir();
-        std::fs::create_dir_all(&dir).expect("mkdir config");
-        std::fs::write(dir.join("config.toml"), toml).expect("write config");
+        let paths = self.paths();
+        std::fs::create_dir_all(&paths.config_dir).expect("mkdir config");
+        std::fs::write(paths.config_file(), toml).expect("write config");
+    }
+
+    /// Where the daemon started in this environment keeps its files: the daemon's own
+    /// [`Paths`](codexd::paths::Paths), resolved as `directories` does on Linux for the XDG
+    /// variables [`Env::new`] sets, so file names (credentials, lock, caches, logs) come from
+    /// the daemon and never drift from it.
+    pub fn paths(&self) -> codexd::paths::Paths {
+        let r = self.root.path();
+        let state_dir = r.join("state/codexd");
+        codexd::paths::Paths {
+            config_dir: r.join("config/codexd"),
+            data_dir: r.join("data/codexd"),
+            cache_dir: r.join("cache/codexd"),
+            log_dir: state_dir.join("logs"),
+            state_dir,
+        }
     }
 
     /// `~/.config/codexd`
     pub fn config_dir(&self) -> PathBuf {
-        self.root.path().join("config/codexd")
+        self.paths().config_dir
     }
 
     /// `~/.local/share/codexd`
     pub fn data_dir(&self) -> PathBuf {
-        self.root.path().join("data/codexd")
+        self.paths().data_dir
     }
 
     /// `~/.cache/codexd`
     pub fn cache_dir(&self) -> PathBuf {
-        self.root.path().join("cache/codexd")
+        self.paths().cache_dir
     }
 
     /// `~/.local/state/codexd`
     pub fn state_dir(&self) -> PathBuf {
-        self.root.path().join("state/codexd")
+        self.paths().state_dir
     }
 
     /// The log directory.
     pub fn log_dir(&self) -> PathBuf {
-        self.state_dir().join("logs")
+        self.paths().log_dir
     }
 
     /// The home directory.
@@ -269,7 +308,7 @@ impl Env {
 
     /// Pid of the running daemon, from its lock file, if it is alive.
     pub fn daemon_pid(&self) -> Option<u32> {
-        let pid: u32 = std::fs::read_to_string(self.state_dir().join("codexd.lock"))
+        let pid: u32 = std::fs::read_to_string(self.paths().lock_file())
             .ok()?
             .trim()
             .parse()
@@ -319,24 +358,8 @@ impl Drop for Env {
     }
 }
 
-/// Whether a process is alive: it exists and is not a zombie whose threads have all ended.
-/// (After kill -9 the main thread can be a zombie while another thread still finishes a
-/// system call and holds the listening socket.)
-pub fn alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            let zombie = stat
-                .rsplit(')')
-                .next()
-                .is_some_and(|rest| rest.trim_start().starts_with('Z'));
-            let threads = std::fs::read_dir(format!("/proc/{pid}/task"))
-                .map(|d| d.count())
-                .unwrap_or(0);
-            !zombie || threads > 1
-        }
-        Err(_) => false,
-    }
-}
+/// Whether a process is alive (the daemon's own rule, shared with `codexctl daemon stop`).
+pub use codexd_proto::process::alive;
 
 /// Poll `cond` every 10 ms until true or the limit passes (the fakes' helper, shared).
 pub use crate::fakes::wait_until;

@@ -10,16 +10,12 @@ use std::time::{Duration, Instant};
 
 use codexd_tests::fakes::FakeStack;
 use codexd_tests::fakes::backend::{BackendFault, Fixture, Script};
-use codexd_tests::harness::{Env, Output, wait_until};
+use codexd_tests::harness::{self, Env, Output, wait_until};
 use serde_json::Value;
 
 /// Fakes + an isolated environment with an imported sign-in.
 fn signed_in() -> (FakeStack, Env) {
-    let stack = FakeStack::start_blocking();
-    let mut env = Env::new().with_fakes(&stack);
-    env.set("CODEXD_SCOPE", "test-terminal|/work");
-    env.import_login(&stack);
-    (stack, env)
+    harness::signed_in_with(|env, _| env.set("CODEXD_SCOPE", "test-terminal|/work"))
 }
 
 fn ask(env: &Env, args: &[&str]) -> Output {
@@ -381,7 +377,7 @@ fn history_survives_kill_9_and_a_torn_last_line() {
         std::os::unix::net::UnixStream::connect(&env.socket).is_err()
     }));
     // A crash mid-write leaves a torn line at the end of the history file.
-    let dir = env.data_dir().join("sessions");
+    let dir = env.paths().sessions_dir();
     let file = std::fs::read_dir(&dir)
         .unwrap()
         .flatten()

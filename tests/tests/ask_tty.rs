@@ -2,8 +2,7 @@
 //! code fences on screen, the code itself shown), while piped output stays raw text.
 #![allow(clippy::unwrap_used)]
 
-use codexd_tests::fakes::FakeStack;
-use codexd_tests::harness::{Env, bin};
+use codexd_tests::harness::{bin, signed_in_with};
 use codexd_tests::tmux::{self, Tmux};
 
 const ANSWER: &str = "# Listing files\n\nUse **ls** with two flags:\n\n- `-l` long format\n- `-a` hidden files\n\n```sh\nls -la /tmp\n```\n";
@@ -14,11 +13,10 @@ fn markdown_is_rendered_on_a_terminal_and_raw_when_piped() {
         eprintln!("skipped: tmux is not installed");
         return;
     }
-    let stack = FakeStack::start_blocking();
-    let mut env = Env::new().with_fakes(&stack);
-    env.set("CODEXD_SCOPE", "tty|/");
-    env.unset("NO_COLOR");
-    env.import_login(&stack);
+    let (stack, env) = signed_in_with(|env, _| {
+        env.set("CODEXD_SCOPE", "tty|/");
+        env.unset("NO_COLOR");
+    });
     stack.backend.set_answer(Some(ANSWER));
 
     let pane = Tmux::start(
@@ -56,10 +54,7 @@ fn escape_sequences_are_stripped_on_a_terminal_only() {
     }
     const HOSTILE: &str =
         "\x1b]2;pwned\x07\x1b[2J\x1b[HINERT-ANSWER \x1b[31mred\x1b[0m done\x1b]0;again\x1b\\\n";
-    let stack = FakeStack::start_blocking();
-    let mut env = Env::new().with_fakes(&stack);
-    env.set("CODEXD_SCOPE", "tty|/");
-    env.import_login(&stack);
+    let (stack, env) = signed_in_with(|env, _| env.set("CODEXD_SCOPE", "tty|/"));
     stack.backend.set_answer(Some(HOSTILE));
     stack.backend.set_deltas(Some(7));
 

@@ -7,7 +7,7 @@
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::os::unix::fs::MetadataExt as _;
 use std::os::unix::net::UnixStream;
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -32,7 +32,7 @@ fn status(env: &Env) -> serde_json::Value {
 }
 
 fn creds_file(env: &Env) -> std::path::PathBuf {
-    env.data_dir().join("credentials.json")
+    env.paths().credentials_file()
 }
 
 /// Ask the daemon for an access token through the test hook; returns (account, token sha).
@@ -88,14 +88,7 @@ struct RunningLogin {
 
 impl RunningLogin {
     fn start(env: &Env, args: &[&str]) -> Self {
-        let mut child = env
-            .ctl_cmd()
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = env.spawn_ctl(args);
         let stderr = child.stderr.take().unwrap();
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {

@@ -12,15 +12,8 @@ use std::path::PathBuf;
 use codexd_tests::fakes::backend::{BackendFault, Fixture, RecordedRequest};
 use codexd_tests::fakes::catalog::{self, CLASSIC_MODEL, DEFAULT_MODEL, SMALL_MODEL};
 use codexd_tests::fakes::{FakeBackend, FakeStack};
-use codexd_tests::harness::Env;
+use codexd_tests::harness::{Env, signed_in};
 use serde_json::{Value, json};
-
-fn signed_in() -> (FakeStack, Env) {
-    let stack = FakeStack::start_blocking();
-    let env = Env::new().with_fakes(&stack);
-    env.import_login(&stack);
-    (stack, env)
-}
 
 /// Headers codexd leaves out on purpose (README): the CLI's internals, its compression and
 /// its WebSocket transport; the routing header only exists for routed accounts.
@@ -309,5 +302,8 @@ fn a_failed_turn_is_logged_once_at_warn_with_its_reason() {
     let logs = env.ctl(&["logs", "--level", "warn"]).ok().stdout;
     let failed: Vec<&str> = logs.lines().filter(|l| l.contains("turn failed")).collect();
     assert_eq!(failed.len(), 1, "{logs}");
-    assert!(failed[0].contains("UsageLimit") && failed[0].contains("usage limit"), "{logs}");
+    assert!(
+        failed[0].contains("UsageLimit") && failed[0].contains("usage limit"),
+        "{logs}"
+    );
 }

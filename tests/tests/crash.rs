@@ -24,7 +24,7 @@ use codexd_proto::{ErrorCode, Reply, Request};
 use codexd_tests::bench::wire::{CallError, Conn};
 use codexd_tests::fakes::FakeStack;
 use codexd_tests::fakes::backend::Script;
-use codexd_tests::harness::{Env, Output, wait_until};
+use codexd_tests::harness::{Env, Output, signed_in_with, wait_until};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -88,7 +88,7 @@ fn debug_access(env: &Env, after_unauthorized: bool) -> Result<Reply, CallError>
 
 /// The refresh token in the credentials file.
 fn stored_refresh_token(env: &Env) -> String {
-    let path = env.data_dir().join("credentials.json");
+    let path = env.paths().credentials_file();
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{} unreadable after a crash: {e}", path.display()));
     let v: serde_json::Value = serde_json::from_str(&text)
@@ -260,10 +260,7 @@ fn tear(path: &Path) {
 #[test]
 fn kill_9_during_turns_keeps_every_completed_turn() {
     let mut rng = seeded("turns");
-    let stack = FakeStack::start_blocking();
-    let mut env = Env::new().with_fakes(&stack);
-    env.set("CODEXD_SCOPE", "crash-test|/work");
-    env.import_login(&stack);
+    let (stack, env) = signed_in_with(|env, _| env.set("CODEXD_SCOPE", "crash-test|/work"));
     let n = iterations(10);
     let names = ["conv-a", "conv-b", "conv-c"];
     let mut expected: Expected = names.iter().map(|n| (n.to_string(), vec![])).collect();
@@ -292,7 +289,7 @@ fn kill_9_during_turns_keeps_every_completed_turn() {
         }
         // Sometimes also leave a torn line behind, as a kill in the middle of `write` would.
         if rng.random_bool(0.25) {
-            let files: Vec<_> = std::fs::read_dir(env.data_dir().join("sessions"))
+            let files: Vec<_> = std::fs::read_dir(env.paths().sessions_dir())
                 .map(|d| {
                     d.flatten()
                         .map(|e| e.path())

@@ -9,14 +9,7 @@ use std::time::Duration;
 
 use codexd_tests::fakes::FakeStack;
 use codexd_tests::fakes::backend::BackendFault;
-use codexd_tests::harness::{Env, wait_until};
-
-fn signed_in() -> (FakeStack, Env) {
-    let stack = FakeStack::start_blocking();
-    let env = Env::new().with_fakes(&stack);
-    env.import_login(&stack);
-    (stack, env)
-}
+use codexd_tests::harness::{Env, signed_in, wait_until};
 
 #[test]
 fn success_is_0_and_other_failures_are_1() {

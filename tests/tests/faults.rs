@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use codexd_tests::fakes::FakeStack;
 use codexd_tests::fakes::backend::{BackendFault, Script};
+use codexd_tests::fakes::{FakeServer, FakeStack};
 use codexd_tests::harness::{Env, Output};
 
 /// Upper bound for any single codexctl call in this file.
@@ -69,7 +69,7 @@ fn store_login(env: &Env, stack: &FakeStack, lifetime: i64, age: i64) {
         "last_refresh": codexd::now_unix() - u64::try_from(age).unwrap(),
     });
     std::fs::create_dir_all(env.data_dir()).unwrap();
-    std::fs::write(env.data_dir().join("credentials.json"), creds.to_string()).unwrap();
+    std::fs::write(env.paths().credentials_file(), creds.to_string()).unwrap();
 }
 
 #[test]
@@ -270,7 +270,7 @@ fn github_down_conversations_still_work() {
 // ----- disk trouble ---------------------------------------------------------------------------
 
 fn sessions_dir(env: &Env) -> PathBuf {
-    env.data_dir().join("sessions")
+    env.paths().sessions_dir()
 }
 
 /// `sessions show NAME` → the user prompts.
@@ -332,7 +332,7 @@ fn sessions_dir_replaced_by_a_file() {
 #[test]
 fn credentials_path_is_a_directory() {
     let (stack, env) = setup();
-    let creds = env.data_dir().join("credentials.json");
+    let creds = env.paths().credentials_file();
     std::fs::create_dir_all(&creds).unwrap();
     let out = import(&env, &stack, 3600);
     eprintln!(

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use codexd_tests::fakes::FakeStack;
 use codexd_tests::fakes::backend::BackendFault;
-use codexd_tests::harness::{Env, free_port, run, wait_until};
+use codexd_tests::harness::{Env, free_port, run, signed_in, signed_in_with, wait_until};
 use serde_json::{Value, json};
 
 /// A plain HTTP/1.0 exchange (no chunking, the server closes): (status, headers, body).
@@ -98,17 +98,9 @@ fn tcp(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: Opti
     exchange(s, method, path, headers, body)
 }
 
-fn setup() -> (FakeStack, Env) {
-    setup_with("")
-}
-
 /// Fakes, an environment with `config` written before the daemon starts, and a sign-in.
 fn setup_with(config: &str) -> (FakeStack, Env) {
-    let stack = FakeStack::start_blocking();
-    let env = Env::new().with_fakes(&stack);
-    env.write_config(config);
-    env.import_login(&stack);
-    (stack, env)
+    signed_in_with(|env, _| env.write_config(config))
 }
 
 /// Start the daemon (through a status call) and wait for the gateway socket.
@@ -119,7 +111,7 @@ fn start(env: &Env) {
 
 #[test]
 fn responses_over_the_unix_socket_generic_and_streamed() {
-    let (stack, env) = setup();
+    let (stack, env) = signed_in();
     start(&env);
     let mode = std::fs::metadata(gateway_socket(&env))
         .unwrap()
@@ -190,7 +182,7 @@ fn responses_over_the_unix_socket_generic_and_streamed() {
 
 #[test]
 fn chat_completions_streamed_and_not() {
-    let (_stack, env) = setup();
+    let (_stack, env) = signed_in();
     start(&env);
     let r = unix(
         &env,
@@ -230,7 +222,7 @@ fn chat_completions_streamed_and_not() {
 
 #[test]
 fn usage_limit_is_a_429_naming_the_reset() {
-    let (stack, env) = setup();
+    let (stack, env) = signed_in();
     start(&env);
     stack
         .backend
@@ -443,7 +435,7 @@ fn config_snippets_point_at_the_gateway_without_the_key_inline() {
 
 #[test]
 fn twenty_concurrent_requests_across_a_token_expiry_share_one_refresh() {
-    let (stack, env) = setup();
+    let (stack, env) = signed_in();
     start(&env);
     // Warm the model list (it needs a token too).
     assert_eq!(unix(&env, "GET", "/v1/models", None).status, 200);
@@ -485,7 +477,7 @@ fn another_user_is_refused_on_the_gateway_socket() {
         eprintln!("skipped: needs root, setpriv and /usr/bin/python3 to act as another user");
         return;
     }
-    let (_stack, env) = setup();
+    let (_stack, env) = signed_in();
     start(&env);
     let sock = gateway_socket(&env);
     for p in [
@@ -634,7 +626,7 @@ fn request_logs_cover_the_gateway_and_the_key_is_never_logged() {
 /// backend's usage headers come back.
 #[test]
 fn passthrough_relays_session_and_usage_headers() {
-    let (stack, env) = setup();
+    let (stack, env) = signed_in();
     start(&env);
     let body = json!({
         "model": "gpt-6.2-sol", "stream": true, "store": false,

@@ -11,14 +11,13 @@ use std::time::Duration;
 
 use codexd_tests::fakes::FakeStack;
 use codexd_tests::fakes::backend::Script;
-use codexd_tests::harness::{Env, free_port, run_within, wait_until};
+use codexd_tests::harness::{Env, free_port, run_within, signed_in_with, wait_until};
 
 fn signed_in_with_tcp() -> (FakeStack, Env, u16) {
-    let stack = FakeStack::start_blocking();
-    let env = Env::new().with_fakes(&stack);
     let port = free_port();
-    env.write_config(&format!("[gateway]\ntcp = true\nport = {port}\n"));
-    env.import_login(&stack);
+    let (stack, env) = signed_in_with(|env, _| {
+        env.write_config(&format!("[gateway]\ntcp = true\nport = {port}\n"));
+    });
     assert!(wait_until(Duration::from_secs(10), || {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
     }));

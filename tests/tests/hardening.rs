@@ -7,7 +7,9 @@
 use std::process::Command;
 use std::time::Duration;
 
-use codexd_tests::harness::{Env, Output, bin, run, run_within, wait_until};
+use codexd_tests::harness::{
+    Env, Output, bin, run, run_within, signed_in, signed_in_with, wait_until,
+};
 
 /// Run codexctl under a shell that first applies `limits` (`ulimit` commands); a daemon it
 /// starts inherits them.
@@ -464,10 +466,7 @@ fn sign_in_cannot_be_cancelled_by_strangers() {
 /// the limit, instead of "lost the connection".
 #[test]
 fn replies_over_one_frame_arrive_and_oversized_requests_say_why() {
-    let stack = codexd_tests::fakes::FakeStack::start_blocking();
-    let mut env = Env::new().with_fakes(&stack);
-    env.set("CODEXD_SCOPE", "test-terminal|/work");
-    env.import_login(&stack);
+    let (stack, env) = signed_in_with(|env, _| env.set("CODEXD_SCOPE", "test-terminal|/work"));
     let answer = "0123456789abcdef".repeat(5 * 1024 * 1024 / 16);
     stack.backend.set_answer(Some(&answer));
     stack.backend.set_deltas(Some(8));
@@ -663,10 +662,8 @@ fn debug_access(env: &Env, after_unauthorized: bool) -> String {
 /// store works again, and a restart then finds a working sign-in.
 #[test]
 fn a_refresh_that_could_not_be_saved_is_saved_later() {
-    let stack = codexd_tests::fakes::FakeStack::start_blocking();
-    let env = Env::new().with_fakes(&stack);
-    env.import_login(&stack);
-    let creds = env.data_dir().join("credentials.json");
+    let (stack, env) = signed_in();
+    let creds = env.paths().credentials_file();
     assert!(creds.is_file());
     let first = debug_access(&env, false);
     // Storage breaks: a directory where the file is replaced makes every save fail (root

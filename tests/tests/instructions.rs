@@ -23,7 +23,7 @@ use codexd_tests::fakes::catalog::{
     self, CATALOG_PATH, CLASSIC_MODEL, DEFAULT_MODEL, FUTURE_MODEL, SMALL_MODEL,
 };
 use codexd_tests::fakes::github::{DEFAULT_TAG, GhRequest, RateLimitFault, fake_prompt};
-use codexd_tests::fakes::{FakeAuth, FakeBackend, FakeGitHub, FakeStack};
+use codexd_tests::fakes::{FakeAuth, FakeBackend, FakeGitHub, FakeServer, FakeStack};
 use codexd_tests::harness::{Env, wait_until};
 
 /// A legacy model no catalog lists: its instructions come from a prompt file.
@@ -719,7 +719,7 @@ fn e2e_instructions_status_show_override_cache_and_restart() {
     assert_eq!(legacy["family"], "gpt-5.2-codex");
 
     // An override file appears while the daemon runs: picked up without a restart.
-    let dir = env.config_dir().join("instructions");
+    let dir = env.paths().instructions_override_dir();
     std::fs::create_dir_all(&dir).unwrap();
     let over = dir.join(format!("{DEFAULT_MODEL}.md"));
     std::fs::write(&over, "E2E override\n").unwrap();
@@ -743,10 +743,13 @@ fn e2e_instructions_status_show_override_cache_and_restart() {
     }));
 
     // The user deletes the cache: refetched in full, the daemon keeps running.
-    let cached = env.cache_dir().join("instructions/prompts/models.json");
+    let cached = env
+        .paths()
+        .instructions_cache_dir()
+        .join("prompts/models.json");
     assert!(cached.exists());
     let calls = stack.github.count(&catalog_file);
-    std::fs::remove_dir_all(env.cache_dir().join("instructions")).unwrap();
+    std::fs::remove_dir_all(env.paths().instructions_cache_dir()).unwrap();
     assert!(
         wait_until(Duration::from_secs(10), || cached.exists()),
         "cache not rewritten"

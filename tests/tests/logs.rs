@@ -127,8 +127,8 @@ fn data_list_and_purge_delete_what_they_say_and_nothing_else() {
     // An old log file and a request log; a cache file that must survive a logs-only purge.
     let old = env.log_dir().join("codexd.2020-01-01.log");
     std::fs::write(&old, "old line\n").unwrap();
-    std::fs::create_dir_all(env.log_dir().join("requests/day-1")).unwrap();
-    std::fs::write(env.log_dir().join("requests/day-1/r.json"), "{}").unwrap();
+    std::fs::create_dir_all(env.paths().request_log_dir().join("day-1")).unwrap();
+    std::fs::write(env.paths().request_log_dir().join("day-1/r.json"), "{}").unwrap();
     std::fs::create_dir_all(env.cache_dir()).unwrap();
     let keep = env.cache_dir().join("keep.txt");
     std::fs::write(&keep, "x").unwrap();
@@ -136,7 +136,7 @@ fn data_list_and_purge_delete_what_they_say_and_nothing_else() {
     let out = env.ctl(&["data", "purge", "--logs"]).ok();
     assert!(out.stdout.contains("logs"), "{out:?}");
     assert!(!old.exists());
-    assert!(!env.log_dir().join("requests").exists());
+    assert!(!env.paths().request_log_dir().exists());
     assert!(keep.exists(), "a logs purge must not touch the cache");
     // The daemon keeps logging into today's file.
     env.ctl(&["status"]).ok();

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use codexd_tests::fakes::FakeStack;
 use codexd_tests::fakes::backend::BackendFault;
-use codexd_tests::harness::{self, Env};
+use codexd_tests::harness::{self, Env, signed_in_with};
 use codexd_tests::tmux::Tmux;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -153,12 +153,8 @@ const MARKS: [char; 4] = ['◐', '◓', '◑', '◒'];
 const HUMAN_PACE: Duration = Duration::from_millis(150);
 
 /// A daemon signed in at the fakes, the backend answering every suggestion with `command`.
-fn signed_in(command: &str) -> (Env, FakeStack) {
-    let stack = FakeStack::start_blocking();
-    let env = Env::new().with_fakes(&stack);
-    stack.backend.set_suggest_command(Some(command));
-    env.import_login(&stack);
-    (env, stack)
+fn signed_in_suggesting(command: &str) -> (FakeStack, Env) {
+    signed_in_with(|_, stack| stack.backend.set_suggest_command(Some(command)))
 }
 
 fn marker(env: &Env) -> PathBuf {
@@ -171,7 +167,7 @@ fn suggestion_replaces_the_line(sh: Sh) {
     if !available(sh) {
         return;
     }
-    let (env, stack) = signed_in("unused");
+    let (stack, env) = signed_in_suggesting("unused");
     let cmd = format!("touch {}", marker(&env).display());
     stack.backend.set_suggest_command(Some(&cmd));
     let t = Term::start(&env, sh, "", "");
@@ -236,7 +232,7 @@ fn vi_mode_works(sh: Sh) {
         return;
     }
     // (No path in the suggestion: fish would show a completion hint after it.)
-    let (env, stack) = signed_in("echo vi-suggested");
+    let (stack, env) = signed_in_suggesting("echo vi-suggested");
     let t = Term::start(&env, sh, "", vi_rc(sh));
     t.type_text("say it");
     t.keys(&["C-g"]);
@@ -255,7 +251,7 @@ fn vi_escape_keeps_its_meaning(sh: Sh) {
     if !available(sh) {
         return;
     }
-    let (env, stack) = signed_in("echo never");
+    let (stack, env) = signed_in_suggesting("echo never");
     let t = Term::start(&env, sh, "", vi_rc(sh));
     // Esc, pause, i: insert before the cursor (Esc moved it onto the last character).
     t.type_text("echo draft");
@@ -286,7 +282,7 @@ fn escapes_are_shown_inert(sh: Sh) {
     if !available(sh) {
         return;
     }
-    let (env, stack) = signed_in("unused");
+    let (stack, env) = signed_in_suggesting("unused");
     let victim = marker(&env);
     std::fs::write(&victim, "keep me").unwrap();
     let attack = format!("rm {} #\x1b[2K\x1b[1Gecho hello", victim.display());
@@ -319,7 +315,7 @@ fn typeahead_survives(sh: Sh) {
     if !available(sh) {
         return;
     }
-    let (env, stack) = signed_in("ls -la");
+    let (stack, env) = signed_in_suggesting("ls -la");
     stack.backend.set_deltas(Some(1));
     stack.backend.set_delta_delay(Duration::from_secs(6));
     let t = Term::start(&env, sh, "", "");
@@ -382,7 +378,7 @@ fn ctrl_c_restores_the_line(sh: Sh) {
     if !available(sh) {
         return;
     }
-    let (env, stack) = signed_in("echo never");
+    let (stack, env) = signed_in_suggesting("echo never");
     stack.backend.set_fault_forever(BackendFault::HangAfter(1));
     let t = Term::start(&env, sh, "", "");
     t.type_text("wait forever");
@@ -465,7 +461,7 @@ fn multi_line_buffer_reaches_the_model_intact() {
     if !available(Sh::Zsh) {
         return;
     }
-    let (env, stack) = signed_in("echo done");
+    let (stack, env) = signed_in_suggesting("echo done");
     let t = Term::start(&env, Sh::Zsh, "", "");
     t.type_text(r#"for f in "*.rs"; do"#);
     t.keys(&["M-Enter"]);
@@ -559,7 +555,7 @@ fn shell_init_honours_keys_and_refuses_bad_ones() {
 /// `CODEXD_SUGGEST_TIMEOUT`, a backend error is one short line, and stdout stays empty.
 #[test]
 fn suggest_is_bounded_and_fails_cleanly() {
-    let (mut env, stack) = signed_in("echo never");
+    let (stack, mut env) = signed_in_suggesting("echo never");
     stack.backend.set_fault_forever(BackendFault::HangAfter(1));
     env.set("CODEXD_SUGGEST_TIMEOUT", "0.5");
     let started = Instant::now();

@@ -90,7 +90,9 @@ fn stop(socket: &std::path::Path, ctx: &Ctx) -> anyhow::Result<u8> {
     // Wait until it no longer answers (it finishes running requests first, bounded).
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
-        if matches!(Client::try_connect(socket), Ok(Attempt::NoDaemon)) && !process_alive(pid) {
+        if matches!(Client::try_connect(socket), Ok(Attempt::NoDaemon))
+            && !codexd_proto::process::alive(pid)
+        {
             if !ctx.json {
                 println!("codexd (pid {pid}) stopped");
             }
@@ -99,23 +101,6 @@ fn stop(socket: &std::path::Path, ctx: &Ctx) -> anyhow::Result<u8> {
         std::thread::sleep(Duration::from_millis(20));
     }
     anyhow::bail!("codexd (pid {pid}) did not stop within 10 s; stop it with `kill {pid}`")
-}
-
-/// Whether the process still runs: it exists and is not a zombie whose threads all ended
-/// (after a stop, the main thread can be a zombie while another finishes a system call).
-/// Linux `/proc`; elsewhere the socket probe alone decides.
-fn process_alive(pid: u32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    let zombie = stat
-        .rsplit(')')
-        .next()
-        .is_some_and(|rest| rest.trim_start().starts_with('Z'));
-    let threads = std::fs::read_dir(format!("/proc/{pid}/task"))
-        .map(|d| d.count())
-        .unwrap_or(0);
-    !zombie || threads > 1
 }
 
 fn exec_foreground() -> anyhow::Result<u8> {

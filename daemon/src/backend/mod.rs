@@ -17,7 +17,7 @@
 pub mod compat;
 pub(crate) mod errors;
 pub(crate) mod headers;
-pub(crate) mod items;
+pub mod items;
 pub(crate) mod limits;
 pub(crate) mod retry;
 pub(crate) mod routing;

@@ -120,19 +120,6 @@ pub fn keep_in_history(item: &Value) -> bool {
     )
 }
 
-/// The text of a message item (its text parts joined).
-pub fn message_text(item: &Value) -> String {
-    match item.get("content") {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join(""),
-        _ => String::new(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -44,10 +44,13 @@ pub struct Bench {
     pub signed_in: Result<(), String>,
 }
 
+/// Paired samples in ms: the measured path, the direct replay, and their differences.
+type PairedMs = (Vec<f64>, Vec<f64>, Vec<f64>);
+
 const CALL_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Milliseconds as f64.
-fn ms(d: Duration) -> f64 {
+pub(super) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
@@ -237,6 +240,40 @@ impl Bench {
         ]
     }
 
+    /// Runs `via` (the measured path to the first answer delta) warm-up + runs times, each
+    /// followed by the request the backend just saw, replayed straight to the fake. Returns
+    /// the times in ms after warm-up (via, direct, via minus direct), or why nothing could be
+    /// measured.
+    pub(super) fn first_delta_paired(
+        &self,
+        mut via: impl FnMut(usize) -> Result<Duration, String>,
+    ) -> Result<PairedMs, String> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        let http = reqwest::Client::new();
+        let url = format!("{}/codex/responses", self.stack.backend.base_url());
+        let (mut via_ms, mut direct_ms) = (Vec::new(), Vec::new());
+        for i in 0..self.it.warmup + self.it.runs {
+            let t = via(i)?;
+            let recorded = self
+                .stack
+                .backend
+                .last_request()
+                .ok_or("backend saw no request")?;
+            let d = rt
+                .block_on(first_delta_direct(&http, &url, &recorded))
+                .map_err(|e| format!("direct: {e}"))?;
+            if i >= self.it.warmup {
+                via_ms.push(ms(t));
+                direct_ms.push(ms(d));
+            }
+        }
+        let diffs = via_ms.iter().zip(&direct_ms).map(|(a, b)| a - b).collect();
+        Ok((via_ms, direct_ms, diffs))
+    }
+
     /// Time to the first answer delta through codexd, and directly over HTTP to the fake with
     /// the very request body codexd sent; the difference is codexd's overhead.
     pub fn first_token(&mut self) -> Vec<Row> {
@@ -245,49 +282,15 @@ impl Bench {
         if let Err(why) = &self.signed_in {
             return vec![Row::not_measured(case, "ms", why, target)];
         }
-        let rt = match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            Ok(rt) => rt,
-            Err(e) => return vec![Row::not_measured(case, "ms", &e.to_string(), target)],
+        let socket = self.env.socket.clone();
+        let paired = self.first_delta_paired(|i| {
+            first_delta_via_daemon(&socket, &format!("first token {i}"))
+                .map_err(|e| format!("ask: {e}"))
+        });
+        let (via, direct, diffs) = match paired {
+            Ok(p) => p,
+            Err(why) => return vec![Row::not_measured(case, "ms", &why, target)],
         };
-        let http = reqwest::Client::new();
-        let (mut via, mut direct) = (Vec::new(), Vec::new());
-        for i in 0..self.it.warmup + self.it.runs {
-            let prompt = format!("first token {i}");
-            let t = match first_delta_via_daemon(&self.env.socket, &prompt) {
-                Ok(t) => t,
-                Err(e) => {
-                    return vec![Row::not_measured(case, "ms", &format!("ask: {e}"), target)];
-                }
-            };
-            let Some(recorded) = self.stack.backend.last_request() else {
-                return vec![Row::not_measured(
-                    case,
-                    "ms",
-                    "backend saw no request",
-                    target,
-                )];
-            };
-            let url = format!("{}/codex/responses", self.stack.backend.base_url());
-            let d = match rt.block_on(first_delta_direct(&http, &url, &recorded)) {
-                Ok(d) => d,
-                Err(e) => {
-                    return vec![Row::not_measured(
-                        case,
-                        "ms",
-                        &format!("direct: {e}"),
-                        target,
-                    )];
-                }
-            };
-            if i >= self.it.warmup {
-                via.push(ms(t));
-                direct.push(ms(d));
-            }
-        }
-        let diffs: Vec<f64> = via.iter().zip(&direct).map(|(a, b)| a - b).collect();
         vec![
             Row::samples(
                 "first token via codexd (raw socket client)",

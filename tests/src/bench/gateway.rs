@@ -7,10 +7,11 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::cases::Bench;
+use super::cases::{Bench, ms};
 use super::procfs;
 use super::report::{Row, Target};
 use crate::fakes::backend::Script;
+use crate::fakes::catalog::DEFAULT_MODEL;
 use crate::harness::Env;
 
 const NEEDLE: &[u8] = b"response.output_text.delta";
@@ -31,7 +32,7 @@ fn request(body: &str) -> String {
 /// One streamed request over the socket: (time to the first text delta, whole body).
 fn stream_once(sock: &Path, prompt: &str) -> Result<(Duration, Vec<u8>), String> {
     let body =
-        serde_json::json!({"model": crate::fakes::catalog::DEFAULT_MODEL, "input": prompt, "stream": true}).to_string();
+        serde_json::json!({"model": DEFAULT_MODEL, "input": prompt, "stream": true}).to_string();
     let start = Instant::now();
     let mut s = UnixStream::connect(sock).map_err(|e| format!("connect: {e}"))?;
     s.set_read_timeout(Some(Duration::from_secs(120)))
@@ -56,10 +57,6 @@ fn stream_once(sock: &Path, prompt: &str) -> Result<(Duration, Vec<u8>), String>
         .ok_or_else(|| "the stream had no text delta".into())
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
 /// TTFB through the gateway minus the same request straight to the fake.
 pub fn ttfb(bench: &Bench) -> Vec<Row> {
     let case = "gateway TTFB minus direct HTTP";
@@ -68,46 +65,12 @@ pub fn ttfb(bench: &Bench) -> Vec<Row> {
         return vec![Row::not_measured(case, "ms", why, target)];
     }
     let sock = socket(&bench.env);
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => return vec![Row::not_measured(case, "ms", &e.to_string(), target)],
+    let paired = bench
+        .first_delta_paired(|i| stream_once(&sock, &format!("gateway ttfb {i}")).map(|(t, _)| t));
+    let (via, direct, diffs) = match paired {
+        Ok(p) => p,
+        Err(why) => return vec![Row::not_measured(case, "ms", &why, target)],
     };
-    let http = reqwest::Client::new();
-    let url = format!("{}/codex/responses", bench.stack.backend.base_url());
-    let (mut via, mut direct) = (Vec::new(), Vec::new());
-    for i in 0..bench.it.warmup + bench.it.runs {
-        let t = match stream_once(&sock, &format!("gateway ttfb {i}")) {
-            Ok((t, _)) => t,
-            Err(e) => return vec![Row::not_measured(case, "ms", &e, target)],
-        };
-        let Some(recorded) = bench.stack.backend.last_request() else {
-            return vec![Row::not_measured(
-                case,
-                "ms",
-                "backend saw no request",
-                target,
-            )];
-        };
-        let d = match rt.block_on(super::cases::first_delta_direct(&http, &url, &recorded)) {
-            Ok(d) => d,
-            Err(e) => {
-                return vec![Row::not_measured(
-                    case,
-                    "ms",
-                    &format!("direct: {e}"),
-                    target,
-                )];
-            }
-        };
-        if i >= bench.it.warmup {
-            via.push(ms(t));
-            direct.push(ms(d));
-        }
-    }
-    let diffs: Vec<f64> = via.iter().zip(&direct).map(|(a, b)| a - b).collect();
     vec![
         Row::samples(
             "gateway TTFB over gateway.sock",

@@ -37,7 +37,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::jwt::Identity;
-use super::server::Server;
+use super::server::{FakeServer, Server};
 use super::tokens::{DEFAULT_CLIENT_ID, TokenRegistry, TokenSet};
 use super::{
     api_error, json, lock, now_unix, oauth_error, parse_params, parse_query, random_token,
@@ -49,7 +49,7 @@ pub const DEFAULT_ACCESS_LIFETIME: i64 = 3600;
 const CODE_LIFETIME: i64 = 600;
 
 /// Handle to a running fake issuer. Clones share the server and its state; the server stops
-/// when the last clone is dropped (or on [`FakeAuth::stop`]).
+/// when the last clone is dropped (or on [`FakeServer::stop`]).
 #[derive(Clone)]
 pub struct FakeAuth {
     shared: Arc<Shared>,
@@ -192,29 +192,9 @@ impl FakeAuth {
         self.server.url()
     }
 
-    /// The bound address.
-    pub fn addr(&self) -> std::net::SocketAddr {
-        self.server.addr()
-    }
-
     /// The token registry (share it with a [`super::FakeBackend`]).
     pub fn registry(&self) -> TokenRegistry {
         self.shared.registry.clone()
-    }
-
-    /// Stops listening and drops open connections (the issuer becomes unreachable).
-    pub fn stop(&self) {
-        self.server.stop();
-    }
-
-    /// Listens again on the same port after [`FakeAuth::stop`].
-    pub fn restart(&self) -> std::io::Result<()> {
-        self.server.restart()
-    }
-
-    /// Whether the server is listening.
-    pub fn is_running(&self) -> bool {
-        self.server.is_running()
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut AuthState) -> R) -> R {
@@ -222,12 +202,6 @@ impl FakeAuth {
     }
 
     // ----- configuration -------------------------------------------------------------------
-
-    /// The client id the issuer accepts (default `app_EMoamEEZ73f0CkXaXp7hrann`).
-    pub fn set_client_id(&self, client_id: &str) {
-        self.with(|s| s.client_id = client_id.to_owned());
-        self.shared.registry.set_issuer(&self.shared.url, client_id);
-    }
 
     /// Who newly issued tokens say the user is.
     pub fn set_identity(&self, identity: Identity) {
@@ -237,16 +211,6 @@ impl FakeAuth {
     /// The identity newly issued tokens carry.
     pub fn identity(&self) -> Identity {
         self.with(|s| s.identity.clone())
-    }
-
-    /// Email of newly issued tokens.
-    pub fn set_email(&self, email: &str) {
-        self.with(|s| s.identity.email = email.to_owned());
-    }
-
-    /// Plan type of newly issued tokens.
-    pub fn set_plan_type(&self, plan: &str) {
-        self.with(|s| s.identity.plan_type = plan.to_owned());
     }
 
     /// Account id of newly issued tokens; `None` omits the `chatgpt_account_id` claim.
@@ -266,12 +230,6 @@ impl FakeAuth {
         self.with(|s| s.deny_entitlement = deny);
     }
 
-    /// Restricts the loopback redirect ports authorize accepts (the real allow-list is
-    /// `[1455, 1457]`); `None` (default) accepts any port on `http://localhost/auth/callback`.
-    pub fn set_allowed_redirect_ports(&self, ports: Option<Vec<u16>>) {
-        self.with(|s| s.allowed_redirect_ports = ports);
-    }
-
     /// Every refresh answers 401 `refresh_token_expired` while on.
     pub fn set_refresh_expired(&self, expired: bool) {
         self.with(|s| s.refresh_expired = expired);
@@ -280,11 +238,6 @@ impl FakeAuth {
     /// Device login on/off; off makes `usercode` answer 404 (default on).
     pub fn set_device_enabled(&self, enabled: bool) {
         self.with(|s| s.device_enabled = enabled);
-    }
-
-    /// The `interval` string the usercode endpoint returns (default `"1"`).
-    pub fn set_device_interval(&self, interval: &str) {
-        self.with(|s| s.device_interval = interval.to_owned());
     }
 
     /// Approves every pending device request; returns how many were approved.
@@ -978,6 +931,12 @@ async fn device_page() -> Response {
 
 async fn device_callback_page() -> Response {
     Html("<!doctype html><p>Device sign-in complete (fake).</p>").into_response()
+}
+
+impl FakeServer for FakeAuth {
+    fn server(&self) -> &Server {
+        &self.server
+    }
 }
 
 #[cfg(test)]

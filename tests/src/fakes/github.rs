@@ -12,8 +12,8 @@
 //!   derived from tag, name and content; 304 on match; 404 when unknown.
 //!
 //! Content is made up ("FAKE prompt.md for rust-v0.171.0"), never real prompt text. Faults:
-//! 500 on everything, a forced 403/429 rate limit, and [`FakeGitHub::stop`]/
-//! [`FakeGitHub::restart`] for "unreachable".
+//! 500 on everything, a forced 403/429 rate limit, and [`FakeServer::stop`]/
+//! [`FakeServer::restart`] for "unreachable".
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -25,7 +25,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
 
 use super::catalog::{self, CATALOG_PATH};
-use super::server::Server;
+use super::server::{FakeServer, Server};
 use super::{etag_matches, etag_of, json, lock, now_unix};
 
 /// The release tag served by default.
@@ -144,27 +144,6 @@ impl FakeGitHub {
         self.server.url()
     }
 
-    /// The bound address.
-    pub fn addr(&self) -> std::net::SocketAddr {
-        self.server.addr()
-    }
-
-    /// Stops listening and kills open connections: GitHub becomes unreachable
-    /// (connection refused).
-    pub fn stop(&self) {
-        self.server.stop();
-    }
-
-    /// Listens again on the same port.
-    pub fn restart(&self) -> std::io::Result<()> {
-        self.server.restart()
-    }
-
-    /// Whether the server is listening.
-    pub fn is_running(&self) -> bool {
-        self.server.is_running()
-    }
-
     fn with<R>(&self, f: impl FnOnce(&mut GhState) -> R) -> R {
         f(&mut lock(&self.shared.state))
     }
@@ -253,11 +232,6 @@ impl FakeGitHub {
             s.remaining = budget;
             s.reset_at = now_unix() + 3600;
         });
-    }
-
-    /// API requests left in the current window.
-    pub fn rate_remaining(&self) -> u32 {
-        self.with(|s| s.remaining)
     }
 
     /// Turns off `failing` and the forced rate limit, and refills the budget.
@@ -445,4 +419,10 @@ fn raw_file(s: &GhState, tag: &str, file: &str, headers: &HeaderMap) -> Response
         text.clone(),
     )
         .into_response()
+}
+
+impl FakeServer for FakeGitHub {
+    fn server(&self) -> &Server {
+        &self.server
+    }
 }

@@ -7,11 +7,13 @@
 //! - [`auth`]: [`FakeAuth`], the OpenAI OAuth issuer (authorize + PKCE, token, refresh,
 //!   revoke, device code).
 //! - [`backend`]: [`FakeBackend`], the ChatGPT backend (`/backend-api/codex/responses` SSE,
-//!   `/codex/models`, `/wham/*`).
+//!   `/codex/models`, `/wham/*`); a folder split by job (handle and control API, routes,
+//!   request validation, SSE planner).
 //! - [`github`]: [`FakeGitHub`], api.github.com, github.com and raw.githubusercontent.com paths
 //!   on one server.
 //! - [`catalog`]: the model catalog both serve (lite and classic models, minimal versions).
-//! - `server` (private): bind 127.0.0.1, serve, stop/restart on the same port.
+//! - `server` (private): bind 127.0.0.1, serve, stop/restart on the same port; its
+//!   [`FakeServer`] trait gives every fake the same `stop` / `restart` / `is_running`.
 //!
 //! Every fake binds `127.0.0.1:0`, serves on a task of the tokio runtime it was started on,
 //! and keeps its state behind `std::sync::Mutex`, so all methods except `start` are synchronous
@@ -49,6 +51,7 @@ use serde_json::Value;
 pub use auth::FakeAuth;
 pub use backend::FakeBackend;
 pub use github::FakeGitHub;
+pub use server::FakeServer;
 
 /// All three fakes, started together and wired so that the backend accepts exactly the access
 /// tokens the issuer handed out (and stops accepting revoked ones).

@@ -12,10 +12,18 @@ use super::auth::pkce_pair;
 use super::backend::{BackendFault, Fixture};
 use super::catalog::{CLASSIC_MODEL, DEFAULT_MODEL, FUTURE_MODEL};
 use super::github::{DEFAULT_TAG, RateLimitFault};
-use super::tokens::DEFAULT_CLIENT_ID;
-use super::{FakeBackend, FakeGitHub, FakeStack, wait_until};
+use super::tokens::{DEFAULT_CLIENT_ID, TokenSet};
+use super::{FakeBackend, FakeGitHub, FakeServer, FakeStack, wait_until};
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+/// A started stack, an HTTP client and a freshly minted login: where backend tests begin.
+async fn signed_in()
+-> Result<(FakeStack, reqwest::Client, TokenSet), Box<dyn std::error::Error + Send + Sync>> {
+    let stack = FakeStack::start().await?;
+    let login = stack.auth.mint_login();
+    Ok((stack, client(), login))
+}
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -136,6 +144,23 @@ async fn post_responses(
         req = req.header("ChatGPT-Account-ID", a);
     }
     req.send().await
+}
+
+/// [`post_responses`] as the signed-in `login` (its access token and account id).
+async fn post_as(
+    c: &reqwest::Client,
+    backend: &FakeBackend,
+    login: &TokenSet,
+    body: &Value,
+) -> reqwest::Result<reqwest::Response> {
+    post_responses(
+        c,
+        backend,
+        &login.access_token,
+        login.account_id.as_deref(),
+        body,
+    )
+    .await
 }
 
 /// `data:` payloads that parse as JSON, in order.
@@ -354,18 +379,9 @@ async fn refresh_rotates_and_reuse_kills_the_login() -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoked_and_expired_tokens_are_rejected_by_the_backend() -> TestResult {
-    let stack = FakeStack::start().await?;
-    let c = client();
-    let login = stack.auth.mint_login();
+    let (stack, c, login) = signed_in().await?;
     let acct = login.account_id.as_deref();
-    let ok = post_responses(
-        &c,
-        &stack.backend,
-        &login.access_token,
-        acct,
-        &body(json!([user("a")])),
-    )
-    .await?;
+    let ok = post_as(&c, &stack.backend, &login, &body(json!([user("a")]))).await?;
     assert_eq!(ok.status(), StatusCode::OK);
     ok.text().await?;
 
@@ -392,14 +408,7 @@ async fn revoked_and_expired_tokens_are_rejected_by_the_backend() -> TestResult 
         vec![login.refresh_token.clone()]
     );
 
-    let r = post_responses(
-        &c,
-        &stack.backend,
-        &login.access_token,
-        acct,
-        &body(json!([user("a")])),
-    )
-    .await?;
+    let r = post_as(&c, &stack.backend, &login, &body(json!([user("a")]))).await?;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         r.json::<Value>().await?["error"]["code"],
@@ -424,18 +433,8 @@ async fn revoked_and_expired_tokens_are_rejected_by_the_backend() -> TestResult 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sse_order_history_and_item_ids() -> TestResult {
-    let stack = FakeStack::start().await?;
-    let c = client();
-    let login = stack.auth.mint_login();
-    let acct = login.account_id.as_deref();
-    let r = post_responses(
-        &c,
-        &stack.backend,
-        &login.access_token,
-        acct,
-        &body(json!([user("hello")])),
-    )
-    .await?;
+    let (stack, c, login) = signed_in().await?;
+    let r = post_as(&c, &stack.backend, &login, &body(json!([user("hello")]))).await?;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.headers()["content-type"], "text/event-stream");
     assert_eq!(r.headers()["x-codex-primary-window-minutes"], "300");
@@ -472,14 +471,7 @@ async fn sse_order_history_and_item_ids() -> TestResult {
         done[1].clone(),
         user("again"),
     ];
-    let r = post_responses(
-        &c,
-        &stack.backend,
-        &login.access_token,
-        acct,
-        &body(json!(history)),
-    )
-    .await?;
+    let r = post_as(&c, &stack.backend, &login, &body(json!(history))).await?;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let msg = r.json::<Value>().await?["error"]["message"]
         .as_str()
@@ -494,14 +486,7 @@ async fn sse_order_history_and_item_ids() -> TestResult {
             m.remove("status");
         }
     }
-    let r = post_responses(
-        &c,
-        &stack.backend,
-        &login.access_token,
-        acct,
-        &body(json!(history)),
-    )
-    .await?;
+    let r = post_as(&c, &stack.backend, &login, &body(json!(history))).await?;
     assert_eq!(r.status(), StatusCode::OK);
     let events = sse_events(&r.text().await?);
     let completed = events.last().ok_or("no events")?;
@@ -521,7 +506,7 @@ async fn sse_order_history_and_item_ids() -> TestResult {
     // Other validation: store, account header, wrong content type for assistant.
     let mut b = body(json!([user("x")]));
     b["store"] = json!(true);
-    let r = post_responses(&c, &stack.backend, &login.access_token, acct, &b).await?;
+    let r = post_as(&c, &stack.backend, &login, &b).await?;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let r = post_responses(
         &c,
@@ -536,20 +521,18 @@ async fn sse_order_history_and_item_ids() -> TestResult {
         "type": "message", "role": "assistant",
         "content": [{ "type": "input_text", "text": "x" }],
     }]);
-    let r = post_responses(&c, &stack.backend, &login.access_token, acct, &body(bad)).await?;
+    let r = post_as(&c, &stack.backend, &login, &body(bad)).await?;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let mut b = body(json!([user("x")]));
     b["reasoning"]["effort"] = json!("max");
-    let r = post_responses(&c, &stack.backend, &login.access_token, acct, &b).await?;
+    let r = post_as(&c, &stack.backend, &login, &b).await?;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn todays_contract_lite_versions_and_rejected_shapes() -> TestResult {
-    let stack = FakeStack::start().await?;
-    let c = client();
-    let login = stack.auth.mint_login();
+    let (stack, c, login) = signed_in().await?;
     let acct = login.account_id.as_deref();
     let send = |body: Value, extra: Vec<(&'static str, &'static str)>| {
         let mut req = c
@@ -687,12 +670,9 @@ async fn todays_contract_lite_versions_and_rejected_shapes() -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backend_faults() -> TestResult {
-    let stack = FakeStack::start().await?;
-    let c = client();
-    let login = stack.auth.mint_login();
-    let acct = login.account_id.as_deref();
+    let (stack, c, login) = signed_in().await?;
     let b = body(json!([user("x")]));
-    let send = || post_responses(&c, &stack.backend, &login.access_token, acct, &b);
+    let send = || post_as(&c, &stack.backend, &login, &b);
 
     stack.backend.push_fault(BackendFault::Unauthorized, 1);
     stack.backend.push_fault(
@@ -788,9 +768,7 @@ async fn backend_faults() -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn models_etag() -> TestResult {
-    let stack = FakeStack::start().await?;
-    let c = client();
-    let login = stack.auth.mint_login();
+    let (stack, c, login) = signed_in().await?;
     let url = format!(
         "{}/codex/models?client_version=0.171.0",
         stack.backend.base_url()

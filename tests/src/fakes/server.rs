@@ -24,7 +24,7 @@ use tokio::task::JoinHandle;
 use super::lock;
 
 /// One running (or stopped) HTTP server of a fake.
-pub(crate) struct Server {
+pub struct Server {
     /// Where the server listens; kept across stop/restart so URLs stay valid.
     addr: SocketAddr,
     /// The runtime the server task runs on, so `restart` works from any thread.
@@ -67,11 +67,6 @@ impl Server {
         })
     }
 
-    /// The bound address.
-    pub(crate) fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     /// Base URL, no trailing slash.
     pub(crate) fn url(&self) -> String {
         format!("http://{}", self.addr)
@@ -100,6 +95,29 @@ impl Server {
         let listener = StdTcpListener::bind(self.addr)?;
         *life = Some(spawn_life(&self.handle, listener, self.router.clone())?);
         Ok(())
+    }
+}
+
+/// Switching a fake off and on again, written once for every fake over its `Server`: tests
+/// use it to make the issuer, the backend or GitHub unreachable and reachable again.
+pub trait FakeServer {
+    /// The fake's HTTP server.
+    fn server(&self) -> &Server;
+
+    /// Stops listening and kills open connections (including hanging streams): the fake
+    /// becomes unreachable (connection refused). Idempotent.
+    fn stop(&self) {
+        self.server().stop();
+    }
+
+    /// Listens again on the same port after [`FakeServer::stop`]. Idempotent.
+    fn restart(&self) -> io::Result<()> {
+        self.server().restart()
+    }
+
+    /// Whether the fake is listening.
+    fn is_running(&self) -> bool {
+        self.server().is_running()
     }
 }
 

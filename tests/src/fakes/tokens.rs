@@ -299,17 +299,6 @@ impl TokenRegistry {
         })
     }
 
-    /// Whether the grant of `token` (refresh or access) is revoked; `None` if unknown.
-    pub fn is_revoked(&self, token: &str) -> Option<bool> {
-        let r = lock(&self.inner);
-        let grant = r
-            .refresh
-            .get(token)
-            .map(|x| x.grant)
-            .or_else(|| r.access.get(token).map(|x| x.grant))?;
-        r.grants.get(&grant).map(|g| g.revoked)
-    }
-
     /// Remembers a secret that was not minted here (authorization codes, PKCE verifiers, OAuth
     /// states, device ids) so it shows up in [`TokenRegistry::issued_tokens`].
     pub fn record_secret(&self, secret: &str) {
@@ -340,11 +329,6 @@ impl TokenRegistry {
                 })
             })
             .cloned()
-    }
-
-    /// Number of grants (sign-ins) minted so far.
-    pub fn grant_count(&self) -> usize {
-        lock(&self.inner).grants.len()
     }
 }
 
@@ -396,25 +380,17 @@ fn mint_in(r: &mut Registry, grant: u64, access_lifetime: i64) -> TokenSet {
     }
 }
 
-/// Formats unix seconds as RFC 3339 UTC (`YYYY-MM-DDTHH:MM:SSZ`).
+/// Formats unix seconds as RFC 3339 UTC (`YYYY-MM-DDTHH:MM:SSZ`); out-of-range times read
+/// as the epoch.
 pub fn rfc3339(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let at =
+        time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        (secs % 3600) / 60,
-        secs % 60
+        "{}T{:02}:{:02}:{:02}Z",
+        at.date(),
+        at.hour(),
+        at.minute(),
+        at.second()
     )
 }
 

@@ -13,10 +13,9 @@ use serde_json::Value;
 use super::plan::TurnPlan;
 use super::{TurnEnv, cancelled, emit};
 use crate::backend::stream::{EventSource, StreamBreak, StreamEvent};
-use crate::backend::{Call, Failure, errors, retry};
+use crate::backend::{Call, Failure, errors, items, retry};
 use crate::instructions;
 use crate::request::RequestCtx;
-use crate::session::body;
 
 /// What the backend answered.
 #[derive(Debug, Default)]
@@ -168,7 +167,7 @@ async fn stream_answer(
 async fn item_done(item: &Value, acc: &mut Progress, ctx: &RequestCtx) -> Result<(), Stop> {
     match item.get("type").and_then(Value::as_str) {
         Some("message") if item.get("role").and_then(Value::as_str) == Some("assistant") => {
-            let text = body::message_text(item);
+            let text = items::message_text(item);
             if !acc.text_since_item && !text.is_empty() {
                 if !acc.answer.text.is_empty() {
                     acc.answer.text.push('\n');
