@@ -611,6 +611,31 @@ fn request_logs_cover_the_gateway_and_the_key_is_never_logged() {
         logged.iter().any(|t| t.contains("logged question")),
         "no request log of the gateway request"
     );
+    // A streamed chat completion's answer is logged too, once its stream has ended.
+    let chat = json!({"model": "gpt-6.2-sol", "stream": true, "messages": [{"role": "user", "content": "streamed question"}]}).to_string();
+    let r = tcp(
+        port,
+        "POST",
+        "/v1/chat/completions",
+        &[
+            ("host", host.as_str()),
+            ("authorization", bearer.as_str()),
+            ("content-type", "application/json"),
+        ],
+        Some(&chat),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            env.all_files()
+                .iter()
+                .filter(|p| p.to_string_lossy().contains("requests"))
+                .filter_map(|p| std::fs::read_to_string(p).ok())
+                .any(|t| t.contains("gateway-response") && t.contains("turn 1: streamed question"))
+        }),
+        "the streamed answer is not in the request logs"
+    );
+    let files = env.all_files();
     let key_file = env.data_dir().join("gateway.key");
     for p in files.iter().filter(|p| **p != key_file) {
         let text = String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned();

@@ -524,19 +524,26 @@ pub async fn handle(gw: Arc<Gateway>, headers: HeaderMap, body: Bytes) -> Respon
     }
     let tr = ChunkTranslator::new(&model, include_usage);
     let first = data_frame(&tr.start());
+    // Records the answer in the opt-in request logs when the stream ends (or the client goes).
+    let log = LogOnDrop {
+        gw: gw.clone(),
+        conversation: conversation_for_log,
+        rec: Recorder::default(),
+    };
     let body = futures_util::stream::unfold(
-        (stream.events, tr, Some(first), false),
-        |(mut events, mut tr, first, done)| async move {
+        (stream.events, tr, Some(first), false, log),
+        |(mut events, mut tr, first, done, mut log)| async move {
             if let Some(f) = first {
-                return Some((vec![f], (events, tr, None, false)));
+                return Some((vec![f], (events, tr, None, false, log)));
             }
             if done {
                 return None;
             }
             let frames = match events.next().await {
                 Some(Ok(ev)) => {
+                    log.rec.see(&ev);
                     let Ok(v) = serde_json::from_str::<Value>(&ev.data) else {
-                        return Some((Vec::new(), (events, tr, None, false)));
+                        return Some((Vec::new(), (events, tr, None, false, log)));
                     };
                     let kind = v.get("type").and_then(Value::as_str).unwrap_or("");
                     if matches!(kind, "response.failed" | "error") {
@@ -545,36 +552,50 @@ pub async fn handle(gw: Arc<Gateway>, headers: HeaderMap, body: Bytes) -> Respon
                         let e = rec.outcome.error.unwrap_or_else(unfinished);
                         return Some((
                             vec![error_data(&e), Bytes::from("data: [DONE]\n\n")],
-                            (events, tr, None, true),
+                            (events, tr, None, true, log),
                         ));
                     }
                     let mut frames: Vec<Bytes> = tr.on_event(&v).iter().map(data_frame).collect();
                     if tr.finished {
                         frames.push(Bytes::from("data: [DONE]\n\n"));
-                        return Some((frames, (events, tr, None, true)));
+                        return Some((frames, (events, tr, None, true, log)));
                     }
                     frames
                 }
                 Some(Err(e)) => {
                     return Some((
                         vec![error_data(&e), Bytes::from("data: [DONE]\n\n")],
-                        (events, tr, None, true),
+                        (events, tr, None, true, log),
                     ));
                 }
                 None => {
                     return Some((
                         vec![error_data(&unfinished()), Bytes::from("data: [DONE]\n\n")],
-                        (events, tr, None, true),
+                        (events, tr, None, true, log),
                     ));
                 }
             };
-            Some((frames, (events, tr, None, false)))
+            Some((frames, (events, tr, None, false, log)))
         },
     )
     .flat_map(|frames| {
         futures_util::stream::iter(frames.into_iter().map(Ok::<_, std::convert::Infallible>))
     });
     sse_response(Body::from_stream(body), &headers)
+}
+
+/// What a streamed completion sent, recorded when the stream is dropped: at its end, or when
+/// the client went away mid-answer.
+struct LogOnDrop {
+    gw: Arc<Gateway>,
+    conversation: String,
+    rec: Recorder,
+}
+
+impl Drop for LogOnDrop {
+    fn drop(&mut self) {
+        self.gw.record_outcome(&self.conversation, &self.rec);
+    }
 }
 
 #[cfg(test)]
