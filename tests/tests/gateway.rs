@@ -601,14 +601,16 @@ fn request_logs_cover_the_gateway_and_the_key_is_never_logged() {
         Some(&body),
     );
     assert_eq!(r.status, 200, "{}", r.body);
-    let files = env.all_files();
-    let logged: Vec<String> = files
-        .iter()
-        .filter(|p| p.to_string_lossy().contains("requests"))
-        .filter_map(|p| std::fs::read_to_string(p).ok())
-        .collect();
+    let logged = |needle: &str| {
+        env.all_files()
+            .iter()
+            .filter(|p| p.to_string_lossy().contains("requests"))
+            .filter_map(|p| std::fs::read_to_string(p).ok())
+            .any(|t| t.contains(needle))
+    };
+    // Records are written off the async workers: wait for them, not for a moment.
     assert!(
-        logged.iter().any(|t| t.contains("logged question")),
+        wait_until(Duration::from_secs(10), || logged("logged question")),
         "no request log of the gateway request"
     );
     // A streamed chat completion's answer is logged too, once its stream has ended.
@@ -626,13 +628,9 @@ fn request_logs_cover_the_gateway_and_the_key_is_never_logged() {
     );
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(
-        wait_until(Duration::from_secs(10), || {
-            env.all_files()
-                .iter()
-                .filter(|p| p.to_string_lossy().contains("requests"))
-                .filter_map(|p| std::fs::read_to_string(p).ok())
-                .any(|t| t.contains("gateway-response") && t.contains("turn 1: streamed question"))
-        }),
+        wait_until(Duration::from_secs(10), || logged(
+            "turn 1: streamed question"
+        )),
         "the streamed answer is not in the request logs"
     );
     let files = env.all_files();

@@ -91,10 +91,13 @@ impl Gateway {
         self
     }
 
-    /// One stage of a request into the opt-in request logs (nothing when they are off).
+    /// One stage of a request into the opt-in request logs (nothing when they are off). The
+    /// file is written and fsynced on a blocking thread, never on the async workers.
     pub fn record(&self, conversation: &str, stage: &str, body: &serde_json::Value) {
-        if let Some(log) = self.request_log.as_ref().filter(|l| l.enabled()) {
-            log.record(conversation, stage, &[], &body.to_string());
+        if let Some(log) = self.request_log.clone().filter(|l| l.enabled()) {
+            let (conversation, stage, body) =
+                (conversation.to_owned(), stage.to_owned(), body.to_string());
+            tokio::task::spawn_blocking(move || log.record(&conversation, &stage, &[], &body));
         }
     }
 
