@@ -17,7 +17,8 @@
 //! - [`services`] — what every request may need (settings, paths, actor handles);
 //!   [`status`] — `codexctl status`; [`data`] — what codexd stores where, and purging it.
 //! - [`request`] — the per-request channel from an actor back to its client.
-//! - [`hardening`] — no core dumps, descriptor limits, at start-up.
+//! - [`hardening`] — no core dumps, descriptor limits, at start-up; [`memory`] — giving the
+//!   heap back when the last client leaves.
 //! - [`secret`], [`fsutil`], [`http`] — small shared pieces.
 
 pub mod auth;
@@ -28,6 +29,7 @@ pub(crate) mod endpoint_policy;
 pub(crate) mod fsutil;
 pub mod gateway;
 pub(crate) mod hardening;
+pub(crate) mod memory;
 pub mod http;
 pub mod instructions;
 pub mod log;

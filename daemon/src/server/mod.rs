@@ -82,7 +82,11 @@ pub async fn serve(listener: Listener, svc: Arc<Services>, shutdown: Cancellatio
         let budget = budget.clone();
         let slots = slots.clone();
         tracker.spawn(async move {
-            connection::serve(stream, svc, budget, slots, permit).await;
+            connection::serve(stream, svc, budget, slots.clone(), permit).await;
+            // The last client left: give the heap of its burst back (idle RSS).
+            if slots.open_and_limit().0 == 0 {
+                crate::memory::trim_heap();
+            }
         });
     }
     tracker.close();
