@@ -260,38 +260,35 @@ fn socket_activation_adopts_the_passed_listener() {
 fn every_actor_is_restarted_after_a_panic() {
     let env = Env::new();
     status(&env);
+    // The actor's line in `status`: (restarts, state).
+    let actor_line = |actor: &str| {
+        let s = status(&env);
+        let a = s["actors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["kind"].as_str().unwrap().eq_ignore_ascii_case(actor))
+            .unwrap()
+            .clone();
+        (a["restarts"].as_u64().unwrap(), a["state"].clone())
+    };
     for actor in ["auth", "instructions", "sessions", "log"] {
-        let out = env.ctl(&["debug", "--panic", actor]);
-        assert!(out.stderr.contains("was restarted"), "{actor}: {out:?}");
-        // The very next request succeeds and shows the restart.
-        let s = status(&env);
-        let a = s["actors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["kind"].as_str().unwrap().eq_ignore_ascii_case(actor))
-            .unwrap()
-            .clone();
-        assert_eq!(a["restarts"], 1, "{s}");
-        assert_eq!(a["state"], "running", "{s}");
-        // A panic inside an async handler's future restarts the actor too, and the caller
-        // is told so.
-        let out = env.ctl(&["debug", "--panic", actor, "--in-future"]);
-        assert!(
-            out.stderr.contains("was restarted"),
-            "{actor}: {}",
-            out.stderr
-        );
-        let s = status(&env);
-        let a = s["actors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["kind"].as_str().unwrap().eq_ignore_ascii_case(actor))
-            .unwrap()
-            .clone();
-        assert_eq!(a["restarts"], 2, "{actor} after an async panic: {s}");
-        assert_eq!(a["state"], "running", "{s}");
+        // A panic in a handler, then one inside the future an async handler returned: each
+        // restarts the actor, the caller is told so, and the very next request succeeds.
+        for (flags, restarts) in [(&[][..], 1), (&["--in-future"][..], 2)] {
+            let mut args = vec!["debug", "--panic", actor];
+            args.extend_from_slice(flags);
+            let out = env.ctl(&args);
+            assert!(
+                out.stderr.contains("was restarted"),
+                "{actor} {flags:?}: {out:?}"
+            );
+            assert_eq!(
+                actor_line(actor),
+                (restarts, "running".into()),
+                "{actor} {flags:?}"
+            );
+        }
     }
 }
 
